@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// `chatd`: flags -> ServerConfig -> a running server. yargs only; --help is generated from the
+// option table in server/config.ts. A bad value, a port in use or a missing permission is one
+// line on stderr and a non-zero exit, never a stack trace.
+
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import {
+  buildConfig,
+  ConfigError,
+  DEFAULT_HOST,
+  DEFAULT_LOG_LEVEL,
+  INTEGER_OPTIONS,
+  LOG_LEVELS,
+  type ServerConfig,
+} from '../server/config.ts';
+import { createLogger } from '../server/log.ts';
+import { ListenError, startServer } from '../server/primary.ts';
+import { checkNodeVersion, fail, packageVersion } from './common.ts';
+
+const EXIT_USAGE = 2;
+const EXIT_FAILURE = 1;
+
+async function main(): Promise<void> {
+  checkNodeVersion('chatd');
+  const config = parseArguments(hideBin(process.argv));
+  const log = createLogger(config.logLevel, { thread: 'primary' });
+  let server;
+  try {
+    server = await startServer(config, log);
+  } catch (error) {
+    if (error instanceof ListenError) fail('chatd', describeListenError(error, config), EXIT_FAILURE);
+    throw error;
+  }
+  log.info(
+    { event: 'listening', host: server.host, port: server.port, workers: config.workers },
+    `chatd listening on ${server.host}:${server.port} with ${config.workers} worker threads`,
+  );
+  const stop = (signal: NodeJS.Signals): void => {
+    log.info({ event: 'shutdown', signal }, 'shutting down');
+    // A second signal while draining means "now".
+    process.once(signal, () => process.exit(0));
+    server.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(EXIT_FAILURE);
+      },
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+function parseArguments(argv: string[]): ServerConfig {
+  const parser = yargs(argv)
+    .scriptName('chatd')
+    .usage('$0 [options]\n\nA broadcast chat server: telnet in on --port and everyone online sees your lines.')
+    .option('host', { type: 'string', default: DEFAULT_HOST, describe: 'address to listen on (:: or 0.0.0.0 for all)' })
+    .strict()
+    .version(packageVersion())
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(110, process.stdout.columns ?? 110))
+    .fail((message, error) => {
+      fail('chatd', `${error?.message ?? message} (see chatd --help)`, EXIT_USAGE);
+    });
+  for (const option of INTEGER_OPTIONS) {
+    // Typed as strings, so that buildConfig sees what was typed and can say what is wrong with it.
+    parser.option(option.flag, { type: 'string', default: String(option.default), describe: option.description });
+  }
+  parser.option('log-level', {
+    type: 'string',
+    default: DEFAULT_LOG_LEVEL,
+    choices: LOG_LEVELS,
+    describe: 'least severe log line written to stderr',
+  });
+  const raw = parser.parseSync() as Record<string, unknown>;
+  try {
+    return buildConfig(raw);
+  } catch (error) {
+    if (error instanceof ConfigError) fail('chatd', error.message, EXIT_USAGE);
+    throw error;
+  }
+}
+
+function describeListenError(error: ListenError, config: ServerConfig): string {
+  const where = `${config.host}:${config.port}`;
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return `${where} is already in use (another chatd?); stop that server or choose another --port`;
+    case 'EACCES':
+      return `no permission to listen on ${where}; ports below 1024 need root or CAP_NET_BIND_SERVICE, so choose --port 1024 or above`;
+    case 'EADDRNOTAVAIL':
+      return `${config.host} is not an address of this machine; choose another --host`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot resolve --host ${config.host}; give an IP address or a known host name`;
+    default:
+      return `cannot listen on ${where}: ${error.message}`;
+  }
+}
+
+main().catch((error: unknown) => {
+  // A bug, not a user error: keep the stack, it is what a report needs.
+  process.stderr.write(`chatd: unexpected failure: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(EXIT_FAILURE);
+});

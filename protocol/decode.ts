@@ -1,0 +1,11 @@
+// Raw line bytes -> the Command they carry: UTF-8 decoding, sanitizing and parsing in one step,
+// so the worker and the tests go through exactly the same path (PROTOCOL.md §2.2-§3).
+
+import type { Command } from './commands.ts';
+import { parseLine } from './parse.ts';
+import { sanitizeText } from './sanitize.ts';
+
+/** Decodes one line as the LineReader delivers it. Invalid UTF-8 becomes U+FFFD (§2.2). */
+export function decodeLine(bytes: Uint8Array): Command {
+  return parseLine(sanitizeText(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')));
+}

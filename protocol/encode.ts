@@ -1,0 +1,59 @@
+// Server message -> the exact text of its line(s), CRLF included (PROTOCOL.md §5). The only
+// place that knows the byte-exact seed formats. Pure; the primary calls it once per message and
+// the bytes it returns are written, unchanged, to every socket that receives the message.
+
+import { SERVER_EOL } from './constants.ts';
+import { SLASH_COMMANDS } from './commands.ts';
+import type { ProtocolError } from './errors.ts';
+
+/** One online client as `who` lists it. */
+export interface WhoEntry {
+  readonly addr: string;
+  readonly name: string;
+}
+
+/** `[ADDR]NAME:TEXT`: a chat line, and the frame of every seed event line (§5.1). */
+export function encodeChat(addr: string, name: string, text: string): string {
+  return `[${addr}]${name}:${text}${SERVER_EOL}`;
+}
+
+export const encodeLogin = (addr: string, name: string): string => encodeChat(addr, name, 'login');
+export const encodeGreeting = (addr: string, name: string): string => encodeChat(addr, name, 'I am here');
+export const encodeLogout = (addr: string, name: string): string => encodeChat(addr, name, 'login out');
+export const encodeTimedOut = (addr: string, name: string): string => encodeChat(addr, name, 'time out leave out');
+export const encodeRenamed = (addr: string, oldName: string, newName: string): string =>
+  encodeChat(addr, oldName, `renamed to ${newName}`);
+
+/** `user list:` then `ADDR:NAME` per client, in the order given (§5.3). */
+export function encodeWho(entries: Iterable<WhoEntry>): string {
+  let out = `user list:${SERVER_EOL}`;
+  for (const { addr, name } of entries) out += `${addr}:${name}${SERVER_EOL}`;
+  return out;
+}
+
+export const encodeRenameOk = (): string => `rename ok${SERVER_EOL}`;
+
+/**
+ * A private message as its recipient sees it: `[ADDR]NAME (private):TEXT` (§5.5). A name holds
+ * no space, so no chat line can look like this one.
+ */
+export const encodePrivate = (addr: string, name: string, text: string): string =>
+  `[${addr}]${name} (private):${text}${SERVER_EOL}`;
+
+export const encodeMsgOk = (): string => `msg ok${SERVER_EOL}`;
+
+export function encodeError(error: ProtocolError): string {
+  return `error: ${error.message}${SERVER_EOL}`;
+}
+
+/** The /help reply: `commands:` then one indented line per command (§5.6). */
+export function encodeHelp(): string {
+  const rows: ReadonlyArray<readonly [string, string]> = [
+    ...SLASH_COMMANDS.map((command) => [command.usage, command.description] as const),
+    ['//TEXT', 'send a line that starts with a slash'],
+  ];
+  const width = Math.max(...rows.map(([usage]) => usage.length));
+  let out = `commands:${SERVER_EOL}`;
+  for (const [usage, description] of rows) out += `  ${usage.padEnd(width)}  ${description}${SERVER_EOL}`;
+  return out;
+}

@@ -1,0 +1,80 @@
+// Every error a client can be told, with its code and whether it closes the connection.
+// The text after `error: ` is part of the protocol (PROTOCOL.md §6): change it here and there together.
+
+import { MAX_NAME_CHARS } from './constants.ts';
+
+export const ERROR_CODES = {
+  LINE_TOO_LONG: 'CHAT_ERR_LINE_TOO_LONG',
+  RENAME_SYNTAX: 'CHAT_ERR_RENAME_SYNTAX',
+  NAME_EMPTY: 'CHAT_ERR_NAME_EMPTY',
+  NAME_TOO_LONG: 'CHAT_ERR_NAME_TOO_LONG',
+  NAME_INVALID: 'CHAT_ERR_NAME_INVALID',
+  NAME_TAKEN: 'CHAT_ERR_NAME_TAKEN',
+  UNKNOWN_COMMAND: 'CHAT_ERR_UNKNOWN_COMMAND',
+  COMMAND_SYNTAX: 'CHAT_ERR_COMMAND_SYNTAX',
+  NO_SUCH_USER: 'CHAT_ERR_NO_SUCH_USER',
+  SERVER_FULL: 'CHAT_ERR_SERVER_FULL',
+  IDLE_TIMEOUT: 'CHAT_ERR_IDLE_TIMEOUT',
+  SLOW_CONSUMER: 'CHAT_ERR_SLOW_CONSUMER',
+  SHUTTING_DOWN: 'CHAT_ERR_SHUTTING_DOWN',
+} as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+/** An error to tell one client. `fatal` errors are the last line before the server closes it. */
+export interface ProtocolError {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly fatal: boolean;
+}
+
+function stays(code: ErrorCode, message: string): ProtocolError {
+  return { code, message, fatal: false };
+}
+
+function closes(code: ErrorCode, message: string): ProtocolError {
+  return { code, message, fatal: true };
+}
+
+// Errors that answer one line and keep the connection (§6.1).
+
+export const lineTooLong = (maxLineBytes: number): ProtocolError =>
+  stays(ERROR_CODES.LINE_TOO_LONG, `line too long (over ${maxLineBytes} bytes); it was discarded`);
+
+export const renameSyntax = (): ProtocolError =>
+  stays(ERROR_CODES.RENAME_SYNTAX, 'rename needs a new name after a bar: rename|NEW');
+
+export const nameEmpty = (): ProtocolError =>
+  stays(ERROR_CODES.NAME_EMPTY, 'the new name is empty; try rename|NEW');
+
+export const nameTooLong = (): ProtocolError =>
+  stays(ERROR_CODES.NAME_TOO_LONG, `a name has at most ${MAX_NAME_CHARS} characters`);
+
+export const nameInvalid = (): ProtocolError =>
+  stays(ERROR_CODES.NAME_INVALID, 'a name may not contain white space, control characters, [ ] : or |');
+
+export const nameTaken = (name: string): ProtocolError =>
+  stays(ERROR_CODES.NAME_TAKEN, `the name ${name} is taken; pick another`);
+
+export const unknownCommand = (command: string): ProtocolError =>
+  stays(ERROR_CODES.UNKNOWN_COMMAND, `unknown command /${command}; try /help (//text sends /text)`);
+
+export const commandSyntax = (usage: string): ProtocolError =>
+  stays(ERROR_CODES.COMMAND_SYNTAX, `usage: ${usage}`);
+
+export const noSuchUser = (name: string): ProtocolError =>
+  stays(ERROR_CODES.NO_SUCH_USER, `nobody named ${name} is online; try who`);
+
+// Errors that are the last line before the server closes the connection (§6.2).
+
+export const serverFull = (maxClients: number): ProtocolError =>
+  closes(ERROR_CODES.SERVER_FULL, `server full (${maxClients} clients); try again later`);
+
+export const idleTimeout = (idleSeconds: number): ProtocolError =>
+  closes(ERROR_CODES.IDLE_TIMEOUT, `no line from you for ${idleSeconds} s; disconnected (send any line to stay)`);
+
+export const slowConsumer = (maxPendingBytes: number): ProtocolError =>
+  closes(ERROR_CODES.SLOW_CONSUMER, `you read too slowly (over ${maxPendingBytes} bytes unread); disconnected`);
+
+export const shuttingDown = (): ProtocolError =>
+  closes(ERROR_CODES.SHUTTING_DOWN, 'server shutting down; goodbye');

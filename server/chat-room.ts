@@ -1,0 +1,184 @@
+// The chat itself: carries out every client event against presence and decides what each client
+// receives, in one global order. Runs in the primary thread only; pure apart from the Delivery
+// it writes to and the log, so the tests drive it with a fake clock and a recording Delivery.
+
+import {
+  encodeChat,
+  encodeError,
+  encodeGreeting,
+  encodeHelp,
+  encodeLogin,
+  encodeLogout,
+  encodeMsgOk,
+  encodePrivate,
+  encodeRenamed,
+  encodeRenameOk,
+  encodeTimedOut,
+  encodeWho,
+  idleTimeout,
+  nameTaken,
+  noSuchUser,
+  serverFull,
+  type Command,
+  type ProtocolError,
+} from '../protocol/index.ts';
+import { CloseReason } from './close-reason.ts';
+import { IdleTimer } from './idle-timer.ts';
+import type { Logger } from './log.ts';
+import type { ClientEvent } from './messages.ts';
+import { Presence, type Member } from './presence.ts';
+
+/**
+ * Where the room's decisions go. Calls are in the one global order; an implementation MUST keep
+ * that order for every client it delivers to.
+ */
+export interface Delivery {
+  admit(id: number): void;
+  /** To every online client except `except` (NOBODY: to all). */
+  broadcast(text: string, except: number): void;
+  send(id: number, text: string): void;
+  /** Sends `text` if given, then closes the connection. */
+  close(id: number, text: string | null, reason: CloseReason): void;
+}
+
+export interface RoomSettings {
+  readonly maxClients: number;
+  readonly idleTimeoutSeconds: number;
+}
+
+const NOBODY = -1;
+
+export class ChatRoom {
+  readonly #settings: RoomSettings;
+  readonly #delivery: Delivery;
+  readonly #log: Logger;
+  readonly #presence = new Presence();
+  readonly #idle: IdleTimer;
+
+  constructor(settings: RoomSettings, delivery: Delivery, log: Logger) {
+    this.#settings = settings;
+    this.#delivery = delivery;
+    this.#log = log;
+    this.#idle = new IdleTimer(settings.idleTimeoutSeconds * 1000);
+  }
+
+  get online(): number {
+    return this.#presence.size;
+  }
+
+  /** Carries out one event from a worker; `now` is the time it is handled (ms, monotonic). */
+  handle(event: ClientEvent, now: number): void {
+    switch (event.kind) {
+      case 'connect':
+        return this.#connect(event.id, event.addr, now);
+      case 'command':
+        return this.#command(event.id, event.command, now);
+      case 'framing-error':
+        if (this.#presence.get(event.id) !== undefined) this.#replyError(event.id, event.error);
+        return;
+      case 'disconnect':
+        return this.#leave(event.id, event.reason);
+    }
+  }
+
+  /** Times out every client idle since before `now`; returns when to call again, if anyone is left. */
+  expireIdle(now: number): number | undefined {
+    for (const id of this.#idle.takeExpired(now)) {
+      const member = this.#presence.remove(id);
+      if (member === undefined) continue;
+      // Seed: everyone else is told; the idle client is told why, then closed (PROTOCOL.md §5.2).
+      this.#delivery.broadcast(encodeTimedOut(member.addr, member.name), id);
+      this.#delivery.close(id, encodeError(idleTimeout(this.#settings.idleTimeoutSeconds)), CloseReason.IdleTimeout);
+      this.#logLeave(member, CloseReason.IdleTimeout);
+    }
+    return this.#idle.nextDeadline();
+  }
+
+  /** Everyone on a worker that died is gone: announced as `login out`, names freed. */
+  dropWorker(isOnWorker: (id: number) => boolean): void {
+    const lost = [...this.#presence.values()].filter((member) => isOnWorker(member.id));
+    for (const member of lost) this.#leave(member.id, CloseReason.WorkerFailed);
+  }
+
+  /** When the next idle timeout falls due, if anyone is online. */
+  nextIdleDeadline(): number | undefined {
+    return this.#idle.nextDeadline();
+  }
+
+  #connect(id: number, addr: string, now: number): void {
+    if (this.#presence.size >= this.#settings.maxClients) {
+      // Nobody sees a login for a client that never got in.
+      this.#delivery.close(id, encodeError(serverFull(this.#settings.maxClients)), CloseReason.ServerFull);
+      this.#log.warn({ event: 'kick', addr, reason: CloseReason.ServerFull }, 'server full');
+      return;
+    }
+    const member = this.#presence.add(id, addr);
+    this.#idle.touch(id, now);
+    this.#delivery.admit(id);
+    this.#delivery.broadcast(encodeLogin(addr, member.name), NOBODY);
+    this.#delivery.send(id, encodeGreeting(addr, member.name));
+    this.#log.info({ event: 'connect', addr, online: this.#presence.size }, 'client connected');
+  }
+
+  #command(id: number, command: Command, now: number): void {
+    const member = this.#presence.get(id);
+    // Lines that were in flight when the client left or was refused: nothing to do.
+    if (member === undefined) return;
+    this.#idle.touch(id, now);
+    switch (command.type) {
+      case 'empty':
+        return;
+      case 'text':
+        return this.#delivery.broadcast(encodeChat(member.addr, member.name, command.text), NOBODY);
+      case 'who':
+        return this.#delivery.send(id, encodeWho(this.#presence.values()));
+      case 'rename':
+        return this.#rename(member, command.name);
+      case 'msg':
+        return this.#privateMessage(member, command.to, command.text);
+      case 'quit':
+        return this.#leave(id, CloseReason.Quit);
+      case 'help':
+        return this.#delivery.send(id, encodeHelp());
+      case 'invalid':
+        return this.#replyError(id, command.error);
+    }
+  }
+
+  #rename(member: Member, name: string): void {
+    if (name === member.name) return this.#delivery.send(member.id, encodeRenameOk());
+    const before = this.#presence.rename(member.id, name);
+    if (before === undefined) return this.#replyError(member.id, nameTaken(name));
+    this.#delivery.send(member.id, encodeRenameOk());
+    this.#delivery.broadcast(encodeRenamed(before.addr, before.name, name), member.id);
+    this.#log.info({ event: 'rename', addr: member.addr, from: before.name, to: name }, 'client renamed');
+  }
+
+  #privateMessage(sender: Member, to: string, text: string): void {
+    const recipient = this.#presence.findByName(to);
+    if (recipient === undefined) return this.#replyError(sender.id, noSuchUser(to));
+    this.#delivery.send(recipient.id, encodePrivate(sender.addr, sender.name, text));
+    this.#delivery.send(sender.id, encodeMsgOk());
+  }
+
+  #leave(id: number, reason: CloseReason): void {
+    const member = this.#presence.remove(id);
+    if (member === undefined) return; // already gone: timed out, or refused at connect
+    this.#idle.remove(id);
+    // Closed first, so the client that leaves is not sent its own `login out`; a half-closed
+    // socket is closed once the replies before this point are out.
+    this.#delivery.close(id, null, reason);
+    this.#delivery.broadcast(encodeLogout(member.addr, member.name), NOBODY);
+    this.#logLeave(member, reason);
+  }
+
+  #replyError(id: number, error: ProtocolError): void {
+    this.#delivery.send(id, encodeError(error));
+  }
+
+  #logLeave(member: Member, reason: CloseReason): void {
+    const fields = { event: 'leave', addr: member.addr, name: member.name, reason, online: this.#presence.size };
+    if (reason === CloseReason.ClientClosed || reason === CloseReason.Quit) this.#log.info(fields, 'client left');
+    else this.#log.warn({ ...fields, event: 'kick' }, 'client disconnected by the server');
+  }
+}

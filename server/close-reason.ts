@@ -1,0 +1,22 @@
+// Why a connection ended: one list shared by logs, metrics and tests (after nats-server's ClosedState).
+
+export const CloseReason = {
+  /** The client closed its side (EOF) or the connection was reset. */
+  ClientClosed: 'ClientClosed',
+  /** The client sent /quit. */
+  Quit: 'Quit',
+  /** No complete line for --idle-timeout seconds. */
+  IdleTimeout: 'IdleTimeout',
+  /** More than --max-pending bytes waited for a client that does not read. */
+  SlowConsumer: 'SlowConsumer',
+  /** --max-clients were already online. */
+  ServerFull: 'ServerFull',
+  /** The server is shutting down (SIGINT, SIGTERM). */
+  Shutdown: 'Shutdown',
+  /** The worker thread that owned the socket died. */
+  WorkerFailed: 'WorkerFailed',
+  /** The socket failed (an error other than a plain reset). */
+  SocketError: 'SocketError',
+} as const;
+
+export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];

@@ -1,0 +1,58 @@
+// Every message that crosses between the primary and a worker thread, typed end to end.
+// Ordering (docs/ARCHITECTURE.md §3): each direction is one MessagePort, so messages arrive in
+// the order they were posted; everything below relies on that and on nothing else.
+
+import type { Command, ProtocolError } from '../protocol/index.ts';
+import type { CloseReason } from './close-reason.ts';
+
+/** What a worker thread is started with (workerData). */
+export interface WorkerSettings {
+  readonly index: number;
+  readonly host: string;
+  readonly port: number;
+  readonly maxLineBytes: number;
+  readonly maxPendingBytes: number;
+  readonly logLevel: string;
+}
+
+/**
+ * A connection id is unique for the life of the server and names its worker:
+ * id = serial * MAX_WORKERS + worker index.
+ */
+export const MAX_WORKERS = 256;
+export const workerOf = (connectionId: number): number => connectionId % MAX_WORKERS;
+
+/** What happened on one connection, in the order it happened. */
+export type ClientEvent =
+  | { readonly kind: 'connect'; readonly id: number; readonly addr: string }
+  /** A complete line: carried out by the primary, and it counts as activity. */
+  | { readonly kind: 'command'; readonly id: number; readonly command: Command }
+  /** A framing error before any line is complete (a line too long): answered, not activity. */
+  | { readonly kind: 'framing-error'; readonly id: number; readonly error: ProtocolError }
+  | { readonly kind: 'disconnect'; readonly id: number; readonly reason: CloseReason };
+
+export type WorkerMessage =
+  | { readonly type: 'listening' }
+  | { readonly type: 'listen-failed'; readonly code: string; readonly message: string }
+  /** One batch per turn of the worker's event loop. */
+  | { readonly type: 'events'; readonly events: readonly ClientEvent[] }
+  /** After 'shutdown': every socket of this worker is closed. */
+  | { readonly type: 'drained' };
+
+/** `except` of a broadcast to everyone. */
+export const NOBODY = -1;
+
+/** What a worker does for the primary, in order. Bytes are whole CRLF-terminated lines. */
+export type DeliveryOp =
+  /** The connection is online: from now on it receives broadcasts. */
+  | { readonly kind: 'admit'; readonly id: number }
+  | { readonly kind: 'broadcast'; readonly bytes: Uint8Array; readonly except: number }
+  | { readonly kind: 'send'; readonly id: number; readonly bytes: Uint8Array }
+  /** Write `bytes` if given, flush, then close. */
+  | { readonly kind: 'close'; readonly id: number; readonly bytes: Uint8Array | null; readonly reason: CloseReason };
+
+export type PrimaryMessage =
+  /** One batch per turn of the primary's event loop. */
+  | { readonly type: 'deliver'; readonly ops: readonly DeliveryOp[] }
+  /** Stop listening, send `notice` to every client, flush, close, then answer 'drained'. */
+  | { readonly type: 'shutdown'; readonly notice: Uint8Array };

@@ -1,0 +1,148 @@
+// Worker thread entry: listens on the shared port (reusePort), owns its client sockets, turns
+// their bytes into events for the primary, and carries out the primary's deliveries.
+// Runs in worker threads only; never touches presence (docs/ARCHITECTURE.md §2).
+
+import { createServer, type Socket } from 'node:net';
+import { parentPort, workerData } from 'node:worker_threads';
+import { formatAddress } from '../protocol/index.ts';
+import { CloseReason } from './close-reason.ts';
+import { Connection } from './connection.ts';
+import { createLogger } from './log.ts';
+import { MAX_WORKERS, type ClientEvent, type DeliveryOp, type PrimaryMessage, type WorkerMessage, type WorkerSettings } from './messages.ts';
+
+if (parentPort === null) throw new Error('server/worker.ts runs as a worker thread; start chatd instead');
+const port = parentPort;
+const settings = workerData as WorkerSettings;
+const log = createLogger(settings.logLevel, { thread: `worker-${settings.index}` });
+
+const connections = new Map<number, Connection>();
+/** Connections with output queued this turn. */
+let dirty: Connection[] = [];
+/** Events of this turn, posted to the primary in one message. */
+let events: ClientEvent[] = [];
+let isEventFlushScheduled = false;
+let serial = 0;
+let isShuttingDown = false;
+
+function post(message: WorkerMessage): void {
+  port.postMessage(message);
+}
+
+const hooks = {
+  onEvent(event: ClientEvent): void {
+    events.push(event);
+    if (!isEventFlushScheduled) {
+      isEventFlushScheduled = true;
+      // After the poll phase: every socket read in this turn goes out in one message.
+      setImmediate(flushEvents);
+    }
+  },
+  onOutput(connection: Connection): void {
+    dirty.push(connection);
+  },
+  onClosed(connection: Connection): void {
+    connections.delete(connection.id);
+    if (isShuttingDown && connections.size === 0) post({ type: 'drained' });
+  },
+};
+
+function flushEvents(): void {
+  isEventFlushScheduled = false;
+  const batch = events;
+  events = [];
+  if (batch.length > 0) post({ type: 'events', events: batch });
+}
+
+function accept(socket: Socket): void {
+  if (isShuttingDown || socket.remoteAddress === undefined || socket.remotePort === undefined) {
+    socket.destroy(); // already gone before we saw it, or we are closing
+    return;
+  }
+  const id = ++serial * MAX_WORKERS + settings.index;
+  const addr = formatAddress(socket.remoteAddress, socket.remotePort);
+  const connection = new Connection(id, addr, socket, settings.maxLineBytes, hooks);
+  connections.set(id, connection);
+  hooks.onEvent({ kind: 'connect', id, addr });
+}
+
+function deliver(ops: readonly DeliveryOp[]): void {
+  for (const op of ops) {
+    switch (op.kind) {
+      case 'admit': {
+        const connection = connections.get(op.id);
+        if (connection !== undefined && !connection.isClosing) connection.isAdmitted = true;
+        break;
+      }
+      case 'broadcast': {
+        // Encoded once by the primary; the same bytes go to every socket.
+        const bytes = asBuffer(op.bytes);
+        for (const connection of connections.values()) {
+          if (connection.isAdmitted && connection.id !== op.except) connection.queue(bytes);
+        }
+        break;
+      }
+      case 'send':
+        connections.get(op.id)?.queue(asBuffer(op.bytes));
+        break;
+      case 'close': {
+        const connection = connections.get(op.id);
+        if (connection === undefined) break;
+        if (op.bytes !== null) connection.queue(asBuffer(op.bytes));
+        connection.end();
+        break;
+      }
+    }
+  }
+  flushOutput();
+}
+
+/** One write per socket per batch, then the slow-consumer rule on what is left unsent. */
+function flushOutput(): void {
+  const batch = dirty;
+  dirty = [];
+  for (const connection of batch) {
+    connection.flush();
+    if (connection.unsentBytes > settings.maxPendingBytes && !connection.isClosing) {
+      // Its last line would wait behind a megabyte it is not reading: cut it (PROTOCOL.md §6.2).
+      log.warn({ event: 'kick', addr: connection.addr, unsent: connection.unsentBytes }, 'slow consumer');
+      connection.destroy(CloseReason.SlowConsumer);
+    }
+  }
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function shutdown(notice: Uint8Array): void {
+  isShuttingDown = true;
+  server.close();
+  if (connections.size === 0) {
+    post({ type: 'drained' });
+    return;
+  }
+  const bytes = asBuffer(notice);
+  for (const connection of connections.values()) {
+    connection.queue(bytes);
+    connection.end();
+  }
+  dirty = [];
+}
+
+port.on('message', (message: PrimaryMessage) => {
+  switch (message.type) {
+    case 'deliver':
+      return deliver(message.ops);
+    case 'shutdown':
+      return shutdown(message.notice);
+  }
+});
+
+const server = createServer({ allowHalfOpen: true, noDelay: true }, accept);
+server.on('error', (error: NodeJS.ErrnoException) => {
+  post({ type: 'listen-failed', code: error.code ?? 'UNKNOWN', message: error.message });
+});
+// Every worker binds the same port; the kernel spreads new connections across them.
+server.listen({ host: settings.host, port: settings.port, reusePort: true, backlog: 4096 }, () => {
+  post({ type: 'listening' });
+});
