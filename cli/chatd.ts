@@ -32,10 +32,6 @@ async function main(): Promise<void> {
     if (error instanceof ListenError) fail('chatd', describeListenError(error, config), EXIT_FAILURE);
     throw error;
   }
-  log.info(
-    { event: 'listening', host: server.host, port: server.port, workers: config.workers },
-    `chatd listening on ${server.host}:${server.port} with ${config.workers} worker threads`,
-  );
   const stop = (signal: NodeJS.Signals): void => {
     log.info({ event: 'shutdown', signal }, 'shutting down');
     // A second signal while draining means "now".
@@ -50,13 +46,30 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // Only now: `listening` is the readiness signal, and a SIGTERM sent on seeing it must find the
+  // handlers above in place, not the default action that kills without telling the clients.
+  log.info(
+    { event: 'listening', host: server.host, port: server.port, workers: config.workers },
+    `chatd listening on ${server.host}:${server.port} with ${config.workers} worker threads`,
+  );
 }
 
 function parseArguments(argv: string[]): ServerConfig {
   const parser = yargs(argv)
     .scriptName('chatd')
     .usage('$0 [options]\n\nA broadcast chat server: telnet in on --port and everyone online sees your lines.')
-    .option('host', { type: 'string', default: DEFAULT_HOST, describe: 'address to listen on (:: or 0.0.0.0 for all)' })
+    .option('host', { type: 'string', default: DEFAULT_HOST, describe: 'address to listen on (:: or 0.0.0.0 for all)' });
+  for (const option of INTEGER_OPTIONS) {
+    // Untyped, so that buildConfig sees what was typed and can say what is wrong with it.
+    parser.option(option.flag, { default: option.default, describe: option.description, requiresArg: true });
+  }
+  const raw = parser
+    .option('log-level', {
+      type: 'string',
+      default: DEFAULT_LOG_LEVEL,
+      choices: LOG_LEVELS,
+      describe: 'least severe log line written to stderr',
+    })
     .strict()
     .version(packageVersion())
     .help()
@@ -64,18 +77,8 @@ function parseArguments(argv: string[]): ServerConfig {
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .fail((message, error) => {
       fail('chatd', `${error?.message ?? message} (see chatd --help)`, EXIT_USAGE);
-    });
-  for (const option of INTEGER_OPTIONS) {
-    // Typed as strings, so that buildConfig sees what was typed and can say what is wrong with it.
-    parser.option(option.flag, { type: 'string', default: String(option.default), describe: option.description });
-  }
-  parser.option('log-level', {
-    type: 'string',
-    default: DEFAULT_LOG_LEVEL,
-    choices: LOG_LEVELS,
-    describe: 'least severe log line written to stderr',
-  });
-  const raw = parser.parseSync() as Record<string, unknown>;
+    })
+    .parseSync() as Record<string, unknown>;
   try {
     return buildConfig(raw);
   } catch (error) {

@@ -100,6 +100,7 @@ export function buildConfig(raw: Readonly<Record<string, unknown>>): ServerConfi
 }
 
 function checkInteger(option: IntegerOption, value: unknown): number {
+  if (Array.isArray(value)) throw new ConfigError(`--${option.flag} was given ${value.length} times; give it once`);
   const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof number !== 'number' || !Number.isInteger(number) || number < option.min || number > option.max) {
     throw new ConfigError(

@@ -1,0 +1,165 @@
+// Runs every example table of docs/PROTOCOL.md §6-§7 against protocol/: the spec is the test data.
+
+import { describe, expect, it } from 'vitest';
+import {
+  decodeLine,
+  encodeChat,
+  encodeGreeting,
+  encodeLogin,
+  encodeLogout,
+  encodeMsgOk,
+  encodePrivate,
+  encodeRenamed,
+  encodeRenameOk,
+  encodeTimedOut,
+  encodeWho,
+  encodeError,
+  ERROR_CODES,
+  formatAddress,
+  LineReader,
+  type Command,
+  type ErrorCode,
+  type ProtocolError,
+} from '../../protocol/index.ts';
+import * as errors from '../../protocol/errors.ts';
+import { specTable, unescapeBytes, unescapeText } from '../helpers/spec-tables.ts';
+
+/** What a connection reads from these bytes, in the spec's notation (§7.1). */
+function readAs(bytes: Buffer, maxLineBytes: number): string {
+  const seen: string[] = [];
+  const reader = new LineReader(maxLineBytes, {
+    onLine: (line) => seen.push(notation(decodeLine(line))),
+    onLineTooLong: () => seen.push(`error ${ERROR_CODES.LINE_TOO_LONG}`),
+    onDiscardedLineEnd: () => seen.push('empty'),
+  });
+  reader.push(bytes);
+  return seen.length === 0 ? '—' : seen.join(' ; ');
+}
+
+function notation(command: Command): string {
+  const quote = (text: string): string => JSON.stringify(text);
+  switch (command.type) {
+    case 'text':
+      return `text ${quote(command.text)}`;
+    case 'rename':
+      return `rename ${quote(command.name)}`;
+    case 'msg':
+      return `msg ${quote(command.to)} ${quote(command.text)}`;
+    case 'invalid':
+      return `error ${command.error.code}`;
+    default:
+      return command.type;
+  }
+}
+
+/** The expected cell with its escapes resolved, in the same notation as `notation`. */
+function expectedNotation(cell: string): string {
+  return cell.replace(/"((?:[^"\\]|\\.)*)"/g, (_, inner: string) => JSON.stringify(unescapeText(inner)));
+}
+
+describe('PROTOCOL.md §7.1 client bytes', () => {
+  it.each(specTable('### 7.1'))('reads %s as %s (%s)', (input, expected) => {
+    expect(readAs(unescapeBytes(input!), 4096)).toBe(expectedNotation(expected!));
+  });
+});
+
+describe('PROTOCOL.md §7.2 line limits', () => {
+  it.each(specTable('### 7.2'))('reads %s as %s with --max-line 8 (%s)', (input, expected) => {
+    expect(readAs(unescapeBytes(input!), 8)).toBe(expectedNotation(expected!));
+  });
+});
+
+/** Builds the error a §7.3 row names, from its code and one argument. */
+const ERROR_EXAMPLES: Record<ErrorCode, (argument: string) => ProtocolError> = {
+  [ERROR_CODES.LINE_TOO_LONG]: (n) => errors.lineTooLong(Number(n)),
+  [ERROR_CODES.RENAME_SYNTAX]: () => errors.renameSyntax(),
+  [ERROR_CODES.NAME_EMPTY]: () => errors.nameEmpty(),
+  [ERROR_CODES.NAME_TOO_LONG]: () => errors.nameTooLong(),
+  [ERROR_CODES.NAME_INVALID]: () => errors.nameInvalid(),
+  [ERROR_CODES.NAME_TAKEN]: (name) => errors.nameTaken(name),
+  [ERROR_CODES.UNKNOWN_COMMAND]: (word) => errors.unknownCommand(word),
+  [ERROR_CODES.COMMAND_SYNTAX]: (usage) => errors.commandSyntax(usage),
+  [ERROR_CODES.NO_SUCH_USER]: (name) => errors.noSuchUser(name),
+  [ERROR_CODES.SERVER_FULL]: (n) => errors.serverFull(Number(n)),
+  [ERROR_CODES.IDLE_TIMEOUT]: (n) => errors.idleTimeout(Number(n)),
+  [ERROR_CODES.SLOW_CONSUMER]: (n) => errors.slowConsumer(Number(n)),
+  [ERROR_CODES.SHUTTING_DOWN]: () => errors.shuttingDown(),
+};
+
+function encodeExample(message: string): string {
+  const [kind, ...args] = message.split(' ');
+  const [addr = '', name = '', ...rest] = args;
+  const text = rest.join(' ');
+  switch (kind) {
+    case 'login':
+      return encodeLogin(addr, name);
+    case 'greeting':
+      return encodeGreeting(addr, name);
+    case 'chat':
+      return encodeChat(addr, name, text);
+    case 'logout':
+      return encodeLogout(addr, name);
+    case 'timed-out':
+      return encodeTimedOut(addr, name);
+    case 'renamed':
+      return encodeRenamed(addr, name, text);
+    case 'who':
+      return encodeWho(args.map((entry) => ({ addr: entry.slice(0, entry.lastIndexOf('=')), name: entry.slice(entry.lastIndexOf('=') + 1) })));
+    case 'rename-ok':
+      return encodeRenameOk();
+    case 'private':
+      return encodePrivate(addr, name, text);
+    case 'msg-ok':
+      return encodeMsgOk();
+    case 'error':
+      return encodeError(ERROR_EXAMPLES[addr as ErrorCode](args.slice(1).join(' ')));
+    default:
+      throw new Error(`§7.3 names a message this test does not know: ${kind}`);
+  }
+}
+
+describe('PROTOCOL.md §7.3 server messages', () => {
+  it.each(specTable('### 7.3'))('encodes %s as %s', (message, bytes) => {
+    expect(Buffer.from(encodeExample(message!), 'utf8')).toEqual(unescapeBytes(bytes!));
+  });
+});
+
+describe('PROTOCOL.md §7.4 addresses', () => {
+  it.each(specTable('### 7.4'))('shows %s as %s', (remote, addr) => {
+    const [ip = '', port = ''] = remote!.split(' ');
+    expect(formatAddress(ip, Number(port))).toBe(addr);
+  });
+});
+
+describe('PROTOCOL.md §6 error tables', () => {
+  const rows = [...specTable('### 6.1'), ...specTable('### 6.2')];
+  // The message is the cell's first code span (the usage row names its values after it).
+  const documented = new Map(rows.map((row) => [row[0]!, row[1]!.replace(/^`([^`]*)`.*$/, '$1').replaceAll('\\|', '|')]));
+  /** An example argument for each placeholder the spec uses, and the error built with it. */
+  const SAMPLES: Record<ErrorCode, [Record<string, string>, ProtocolError]> = {
+    [ERROR_CODES.LINE_TOO_LONG]: [{ N: '4096' }, errors.lineTooLong(4096)],
+    [ERROR_CODES.RENAME_SYNTAX]: [{}, errors.renameSyntax()],
+    [ERROR_CODES.NAME_EMPTY]: [{}, errors.nameEmpty()],
+    [ERROR_CODES.NAME_TOO_LONG]: [{}, errors.nameTooLong()],
+    [ERROR_CODES.NAME_INVALID]: [{}, errors.nameInvalid()],
+    [ERROR_CODES.NAME_TAKEN]: [{ NEW: 'Bob' }, errors.nameTaken('Bob')],
+    [ERROR_CODES.UNKNOWN_COMMAND]: [{ WORD: 'dance' }, errors.unknownCommand('dance')],
+    [ERROR_CODES.COMMAND_SYNTAX]: [{ USAGE: '/who' }, errors.commandSyntax('/who')],
+    [ERROR_CODES.NO_SUCH_USER]: [{ NAME: 'carol' }, errors.noSuchUser('carol')],
+    [ERROR_CODES.SERVER_FULL]: [{ N: '10000' }, errors.serverFull(10000)],
+    [ERROR_CODES.IDLE_TIMEOUT]: [{ N: '60' }, errors.idleTimeout(60)],
+    [ERROR_CODES.SLOW_CONSUMER]: [{ N: '1048576' }, errors.slowConsumer(1048576)],
+    [ERROR_CODES.SHUTTING_DOWN]: [{}, errors.shuttingDown()],
+  };
+
+  it.each(Object.values(ERROR_CODES))('documents %s with its exact message and fatality', (code) => {
+    const template = documented.get(code);
+    expect(template, `${code} is missing from PROTOCOL.md §6`).toBeDefined();
+    const [placeholders, error] = SAMPLES[code];
+    let message = template!;
+    for (const [placeholder, value] of Object.entries(placeholders)) message = message.replaceAll(placeholder, value);
+    expect(error.message).toBe(message);
+    expect(error.code).toBe(code);
+    expect(error.fatal).toBe(specTable('### 6.2').some((row) => row[0] === code));
+  });
+});

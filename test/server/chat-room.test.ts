@@ -1,0 +1,166 @@
+// The chat logic alone: a ChatRoom driven by events, with a recording Delivery and a fake clock.
+
+import { pino } from 'pino';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { checkName, type Command } from '../../protocol/index.ts';
+import { ChatRoom, type Delivery } from '../../server/chat-room.ts';
+import { CloseReason } from '../../server/close-reason.ts';
+
+type Op = [kind: 'admit' | 'broadcast' | 'send' | 'close', ...args: Array<string | number | null>];
+
+class RecordingDelivery implements Delivery {
+  ops: Op[] = [];
+  admit(id: number): void {
+    this.ops.push(['admit', id]);
+  }
+  broadcast(text: string, except: number): void {
+    this.ops.push(['broadcast', text, except]);
+  }
+  send(id: number, text: string): void {
+    this.ops.push(['send', id, text]);
+  }
+  close(id: number, text: string | null, reason: CloseReason): void {
+    this.ops.push(['close', id, text, reason]);
+  }
+  take(): Op[] {
+    const ops = this.ops;
+    this.ops = [];
+    return ops;
+  }
+}
+
+const ALICE = 1;
+const BOB = 2;
+const A = '127.0.0.1:1001';
+const B = '127.0.0.1:1002';
+const rename = (name: string): Command => {
+  const checked = checkName(name);
+  if ('error' in checked) throw new Error(`bad test name ${name}`);
+  return { type: 'rename', name: checked.name };
+};
+
+describe('ChatRoom', () => {
+  let delivery: RecordingDelivery;
+  let room: ChatRoom;
+
+  beforeEach(() => {
+    delivery = new RecordingDelivery();
+    room = new ChatRoom({ maxClients: 2, idleTimeoutSeconds: 60 }, delivery, pino({ level: 'silent' }));
+    room.handle({ kind: 'connect', id: ALICE, addr: A }, 0);
+    room.handle({ kind: 'connect', id: BOB, addr: B }, 0);
+    delivery.take();
+  });
+
+  it('admits a newcomer before announcing it, then greets it alone', () => {
+    const fresh = new RecordingDelivery();
+    const other = new ChatRoom({ maxClients: 5, idleTimeoutSeconds: 60 }, fresh, pino({ level: 'silent' }));
+    other.handle({ kind: 'connect', id: 7, addr: A }, 0);
+    expect(fresh.ops).toEqual([
+      ['admit', 7],
+      ['broadcast', `[${A}]${A}:login\r\n`, -1],
+      ['send', 7, `[${A}]${A}:I am here\r\n`],
+    ]);
+  });
+
+  it('refuses a client past maxClients without a login for anyone', () => {
+    room.handle({ kind: 'connect', id: 3, addr: '127.0.0.1:1003' }, 0);
+    expect(delivery.take()).toEqual([
+      ['close', 3, 'error: server full (2 clients); try again later\r\n', CloseReason.ServerFull],
+    ]);
+    expect(room.online).toBe(2);
+  });
+
+  it('renames, tells the sender and announces to everyone else', () => {
+    room.handle({ kind: 'command', id: ALICE, command: rename('alice') }, 1);
+    expect(delivery.take()).toEqual([
+      ['send', ALICE, 'rename ok\r\n'],
+      ['broadcast', `[${A}]${A}:renamed to alice\r\n`, ALICE],
+    ]);
+    room.handle({ kind: 'command', id: ALICE, command: { type: 'text', text: 'hi' } }, 2);
+    expect(delivery.take()).toEqual([['broadcast', `[${A}]alice:hi\r\n`, -1]]);
+  });
+
+  it('refuses a name someone else holds in another case, and allows a change of case of your own', () => {
+    room.handle({ kind: 'command', id: ALICE, command: rename('alice') }, 1);
+    delivery.take();
+    room.handle({ kind: 'command', id: BOB, command: rename('ALICE') }, 1);
+    expect(delivery.take()).toEqual([['send', BOB, 'error: the name ALICE is taken; pick another\r\n']]);
+    room.handle({ kind: 'command', id: ALICE, command: rename('Alice') }, 1);
+    expect(delivery.take()).toEqual([
+      ['send', ALICE, 'rename ok\r\n'],
+      ['broadcast', `[${A}]alice:renamed to Alice\r\n`, ALICE],
+    ]);
+  });
+
+  it('frees a name when its holder leaves', () => {
+    room.handle({ kind: 'command', id: ALICE, command: rename('alice') }, 1);
+    room.handle({ kind: 'disconnect', id: ALICE, reason: CloseReason.ClientClosed }, 2);
+    room.handle({ kind: 'command', id: BOB, command: rename('alice') }, 3);
+    expect(delivery.take().at(-1)).toEqual(['broadcast', `[${B}]${B}:renamed to alice\r\n`, BOB]);
+  });
+
+  it('lists who is online in order of arrival, keeping the place of one who renamed', () => {
+    room.handle({ kind: 'command', id: ALICE, command: rename('zed') }, 1);
+    delivery.take();
+    room.handle({ kind: 'command', id: BOB, command: { type: 'who' } }, 1);
+    expect(delivery.take()).toEqual([['send', BOB, `user list:\r\n${A}:zed\r\n${B}:${B}\r\n`]]);
+  });
+
+  it('closes a leaving client before announcing it, so it is not sent its own login out', () => {
+    room.handle({ kind: 'command', id: BOB, command: { type: 'quit' } }, 1);
+    expect(delivery.take()).toEqual([
+      ['close', BOB, null, CloseReason.Quit],
+      ['broadcast', `[${B}]${B}:login out\r\n`, -1],
+    ]);
+  });
+
+  it('ignores lines in flight from a client that already left', () => {
+    room.handle({ kind: 'disconnect', id: BOB, reason: CloseReason.ClientClosed }, 1);
+    delivery.take();
+    room.handle({ kind: 'command', id: BOB, command: { type: 'text', text: 'late' } }, 2);
+    room.handle({ kind: 'disconnect', id: BOB, reason: CloseReason.ClientClosed }, 2);
+    expect(delivery.take()).toEqual([]);
+  });
+
+  it('delivers a private message to its recipient only and acknowledges it', () => {
+    room.handle({ kind: 'command', id: BOB, command: rename('bob') }, 1);
+    delivery.take();
+    room.handle({ kind: 'command', id: ALICE, command: { type: 'msg', to: 'BOB', text: 'psst' } }, 2);
+    expect(delivery.take()).toEqual([
+      ['send', BOB, `[${A}]${A} (private):psst\r\n`],
+      ['send', ALICE, 'msg ok\r\n'],
+    ]);
+    room.handle({ kind: 'command', id: ALICE, command: { type: 'msg', to: 'carol', text: 'psst' } }, 2);
+    expect(delivery.take()).toEqual([['send', ALICE, 'error: nobody named carol is online; try who\r\n']]);
+  });
+
+  it('times out a client idle for the timeout, telling everyone else and then closing it', () => {
+    room.handle({ kind: 'command', id: BOB, command: { type: 'empty' } }, 30_000);
+    expect(room.expireIdle(59_999)).toBe(60_000);
+    expect(delivery.take()).toEqual([]);
+    expect(room.expireIdle(60_000)).toBe(90_000);
+    expect(delivery.take()).toEqual([
+      ['broadcast', `[${A}]${A}:time out leave out\r\n`, ALICE],
+      ['close', ALICE, 'error: no line from you for 60 s; disconnected (send any line to stay)\r\n', CloseReason.IdleTimeout],
+    ]);
+    expect(room.online).toBe(1);
+  });
+
+  it('does not count a framing error as activity', () => {
+    room.handle(
+      { kind: 'framing-error', id: ALICE, error: { code: 'CHAT_ERR_LINE_TOO_LONG', message: 'x', fatal: false } },
+      50_000,
+    );
+    room.expireIdle(60_000);
+    expect(delivery.take().some((op) => op[0] === 'close' && op[1] === ALICE)).toBe(true);
+  });
+
+  it('announces every client of a failed worker as gone', () => {
+    room.dropWorker((id) => id === BOB);
+    expect(delivery.take()).toEqual([
+      ['close', BOB, null, CloseReason.WorkerFailed],
+      ['broadcast', `[${B}]${B}:login out\r\n`, -1],
+    ]);
+    expect(room.online).toBe(1);
+  });
+});

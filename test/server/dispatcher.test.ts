@@ -1,0 +1,73 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { CloseReason } from '../../server/close-reason.ts';
+import { Dispatcher } from '../../server/dispatcher.ts';
+import { MAX_WORKERS, NOBODY, type DeliveryOp } from '../../server/messages.ts';
+
+const decode = (bytes: Uint8Array | null): string | null => (bytes === null ? null : Buffer.from(bytes).toString('utf8'));
+const readable = (ops: DeliveryOp[]) =>
+  ops.map((op) => (op.kind === 'admit' ? op : { ...op, bytes: decode(op.bytes) }));
+
+function dispatcherFor(workers: number[]): { dispatcher: Dispatcher; posted: Map<number, DeliveryOp[][]> } {
+  const posted = new Map<number, DeliveryOp[][]>();
+  const dispatcher = new Dispatcher({
+    post: (index, ops) => posted.set(index, [...(posted.get(index) ?? []), ops]),
+    workerIndexes: () => workers,
+  });
+  return { dispatcher, posted };
+}
+
+describe('Dispatcher', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('merges consecutive broadcasts to everyone into one buffer per batch', () => {
+    const { dispatcher, posted } = dispatcherFor([0, 1]);
+    dispatcher.broadcast('a\r\n', NOBODY);
+    dispatcher.broadcast('b\r\n', NOBODY);
+    dispatcher.flush();
+    for (const index of [0, 1]) {
+      expect(posted.get(index)!.map(readable)).toEqual([[{ kind: 'broadcast', bytes: 'a\r\nb\r\n', except: NOBODY }]]);
+    }
+  });
+
+  it('keeps the global order and routes one-client ops to the worker that owns the client', () => {
+    const { dispatcher, posted } = dispatcherFor([0, 1]);
+    const onWorker1 = 5 * MAX_WORKERS + 1;
+    dispatcher.admit(onWorker1);
+    dispatcher.broadcast('login\r\n', NOBODY);
+    dispatcher.send(onWorker1, 'hello\r\n');
+    dispatcher.broadcast('renamed\r\n', onWorker1);
+    dispatcher.close(onWorker1, null, CloseReason.Quit);
+    dispatcher.flush();
+    expect(posted.get(0)!.map(readable)).toEqual([
+      [
+        { kind: 'broadcast', bytes: 'login\r\n', except: NOBODY },
+        { kind: 'broadcast', bytes: 'renamed\r\n', except: onWorker1 },
+      ],
+    ]);
+    expect(posted.get(1)!.map(readable)).toEqual([
+      [
+        { kind: 'admit', id: onWorker1 },
+        { kind: 'broadcast', bytes: 'login\r\n', except: NOBODY },
+        { kind: 'send', id: onWorker1, bytes: 'hello\r\n' },
+        { kind: 'broadcast', bytes: 'renamed\r\n', except: onWorker1 },
+        { kind: 'close', id: onWorker1, bytes: null, reason: CloseReason.Quit },
+      ],
+    ]);
+  });
+
+  it('posts once per turn of the event loop, however many decisions the turn made', async () => {
+    const { dispatcher, posted } = dispatcherFor([0]);
+    for (let i = 0; i < 100; i++) dispatcher.broadcast(`${i}\r\n`, NOBODY);
+    expect(posted.size).toBe(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(posted.get(0)).toHaveLength(1);
+  });
+
+  it('gives each batch bytes of its own, never a view into a shared pool', () => {
+    const { dispatcher, posted } = dispatcherFor([0]);
+    dispatcher.broadcast('x\r\n', NOBODY);
+    dispatcher.flush();
+    const op = posted.get(0)![0]![0]!;
+    expect(op.kind === 'broadcast' && op.bytes.buffer.byteLength).toBe(3);
+  });
+});
