@@ -27,6 +27,11 @@ export function runEntryPoint(command, entry) {
   }
   const child = spawn(bundledNode, [fileURLToPath(entryUrl), ...process.argv.slice(2)], { stdio: 'inherit' });
   // The child is the real server: pass on the signals that stop it, and its exit status.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
-  child.on('exit', (code, signal) => (signal ? process.kill(process.pid, signal) : process.exit(code ?? 1)));
+  const forwarded = ['SIGINT', 'SIGTERM'];
+  for (const signal of forwarded) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => {
+    if (signal === null) process.exit(code ?? 1);
+    for (const name of forwarded) process.removeAllListeners(name);
+    process.kill(process.pid, signal); // die of the same signal, as a shell expects
+  });
 }

@@ -67,8 +67,8 @@ function parseArguments(argv: string[]): ServerConfig {
     .option('log-level', {
       type: 'string',
       default: DEFAULT_LOG_LEVEL,
-      choices: LOG_LEVELS,
-      describe: 'least severe log line written to stderr',
+      // Not yargs' `choices`: its error takes several lines; buildConfig says it in one.
+      describe: `least severe log line written to stderr: ${LOG_LEVELS.join(', ')}`,
     })
     .strict()
     .version(packageVersion())

@@ -15,6 +15,8 @@ export const CloseReason = {
   Shutdown: 'Shutdown',
   /** The worker thread that owned the socket died. */
   WorkerFailed: 'WorkerFailed',
+  /** Handling the client's input threw: a bug in chatd, logged with its stack. */
+  InternalError: 'InternalError',
   /** The socket failed (an error other than a plain reset). */
   SocketError: 'SocketError',
 } as const;

@@ -89,6 +89,7 @@ export function buildConfig(raw: Readonly<Record<string, unknown>>): ServerConfi
     values[option.key] = checkInteger(option, raw[option.flag] ?? option.default);
   }
   const host = raw['host'] ?? DEFAULT_HOST;
+  if (Array.isArray(host)) throw new ConfigError(`--host was given ${host.length} times; give it once`);
   if (typeof host !== 'string' || host.trim() === '') {
     throw new ConfigError(`--host must be an address or a host name, such as 127.0.0.1 or ::; got ${String(host)}`);
   }
@@ -96,7 +97,14 @@ export function buildConfig(raw: Readonly<Record<string, unknown>>): ServerConfi
   if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}; got ${String(logLevel)}`);
   }
-  return { ...(values as Omit<ServerConfig, 'host' | 'logLevel'>), host, logLevel: logLevel as LogLevel };
+  const config = { ...(values as Omit<ServerConfig, 'host' | 'logLevel'>), host, logLevel: logLevel as LogLevel };
+  // One broadcast of the longest line must fit, or a client that reads would be cut as slow.
+  if (config.maxPendingBytes < 4 * config.maxLineBytes) {
+    throw new ConfigError(
+      `--max-pending must be at least 4 × --max-line (${4 * config.maxLineBytes}); got ${config.maxPendingBytes}`,
+    );
+  }
+  return config;
 }
 
 function checkInteger(option: IntegerOption, value: unknown): number {

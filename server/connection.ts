@@ -16,6 +16,8 @@ export interface ConnectionHooks {
   onOutput(connection: Connection): void;
   /** Called once, when the socket is gone. */
   onClosed(connection: Connection): void;
+  /** Called when handling this connection's input threw: a bug, logged, and the client cut. */
+  onFailure(connection: Connection, error: unknown): void;
 }
 
 export class Connection implements LineHandler {
@@ -27,7 +29,7 @@ export class Connection implements LineHandler {
   readonly #maxLineBytes: number;
   /** Online: receives broadcasts. Set by the primary's 'admit', cleared when closing starts. */
   isAdmitted = false;
-  /** The server decided to close it, or the client half-closed: no more lines are read. */
+  /** The server is closing it: nothing more is read or queued. A half-closed client is not closing. */
   isClosing = false;
   /** True from the first queued chunk until flush(): the connection is in its worker's dirty list. */
   hasOutput = false;
@@ -45,7 +47,13 @@ export class Connection implements LineHandler {
     this.#reader = new LineReader(maxLineBytes, this);
     socket.setNoDelay(true); // we coalesce ourselves, once per turn; Nagle would only add delay
     socket.on('data', (chunk: Buffer) => {
-      if (!this.isClosing) this.#reader.push(chunk);
+      if (this.isClosing) return;
+      try {
+        this.#reader.push(chunk);
+      } catch (error) {
+        // A bug must cost this client its connection, never its worker and everyone on it.
+        hooks.onFailure(this, error);
+      }
     });
     // The client half-closed (EOF): carry out what it sent, then close once the replies are out.
     socket.on('end', () => this.#report(CloseReason.ClientClosed));
@@ -79,7 +87,8 @@ export class Connection implements LineHandler {
 
   /** Queues bytes for this turn's single write; the buffer is shared and never modified. */
   queue(bytes: Buffer): void {
-    if (this.#socket.destroyed) return;
+    // After end() nothing may be written: Node would destroy the socket and drop its last line.
+    if (this.#socket.destroyed || this.#socket.writableEnded) return;
     this.#pending.push(bytes);
     if (!this.hasOutput) {
       this.hasOutput = true;
@@ -125,7 +134,6 @@ export class Connection implements LineHandler {
   #report(reason: CloseReason): void {
     if (this.#isReported) return;
     this.#isReported = true;
-    this.isClosing = true;
     this.#hooks.onEvent({ kind: 'disconnect', id: this.id, reason });
   }
 }

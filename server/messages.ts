@@ -8,6 +8,8 @@ import type { CloseReason } from './close-reason.ts';
 /** What a worker thread is started with (workerData). */
 export interface WorkerSettings {
   readonly index: number;
+  /** Where this worker's connection serials start (see MAX_WORKERS). */
+  readonly firstSerial: number;
   readonly host: string;
   readonly port: number;
   readonly maxLineBytes: number;
@@ -20,6 +22,8 @@ export interface WorkerSettings {
  * id = serial * MAX_WORKERS + worker index.
  */
 export const MAX_WORKERS = 256;
+/** Serials each start of a worker index may use: 2^30 connections, 2^15 restarts within 2^53. */
+export const SERIALS_PER_START = 2 ** 30;
 export const workerOf = (connectionId: number): number => connectionId % MAX_WORKERS;
 
 /** What happened on one connection, in the order it happened. */

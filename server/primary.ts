@@ -11,7 +11,7 @@ import { ChatRoom } from './chat-room.ts';
 import type { ServerConfig } from './config.ts';
 import { Dispatcher } from './dispatcher.ts';
 import type { Logger } from './log.ts';
-import { workerOf, type PrimaryMessage, type WorkerMessage, type WorkerSettings } from './messages.ts';
+import { SERIALS_PER_START, workerOf, type PrimaryMessage, type WorkerMessage, type WorkerSettings } from './messages.ts';
 
 /** SIGTERM to exit: clients get this long to take their last lines (the issue asks for 5 s in all). */
 const SHUTDOWN_DRAIN_MS = 4000;
@@ -67,6 +67,8 @@ class Primary {
   readonly #port: number;
   readonly #log: Logger;
   readonly #workers = new Map<number, Worker>();
+  /** How many times each worker index has been started. */
+  readonly #starts = new Map<number, number>();
   readonly #dispatcher: Dispatcher;
   readonly #room: ChatRoom;
   #idleTimer: NodeJS.Timeout | undefined;
@@ -114,8 +116,11 @@ class Primary {
 
   /** Starts worker `index` and resolves once it listens. */
   #startWorker(index: number): Promise<void> {
+    const starts = this.#starts.get(index) ?? 0;
+    this.#starts.set(index, starts + 1);
     const settings: WorkerSettings = {
       index,
+      firstSerial: starts * SERIALS_PER_START,
       host: this.#config.host,
       port: this.#port,
       maxLineBytes: this.#config.maxLineBytes,
@@ -130,6 +135,7 @@ class Primary {
           case 'listening':
             return resolve();
           case 'listen-failed':
+            this.#log.error({ worker: index, code: message.code, err: message.message }, 'worker could not listen');
             return reject(new ListenError(message.code, message.message));
           case 'events':
             return this.#handleEvents(message);

@@ -21,7 +21,8 @@ let dirty: Connection[] = [];
 /** Events of this turn, posted to the primary in one message. */
 let events: ClientEvent[] = [];
 let isEventFlushScheduled = false;
-let serial = 0;
+/** Ids of a replacement worker start past any id its predecessor could have given. */
+let serial = settings.firstSerial;
 let isShuttingDown = false;
 
 function post(message: WorkerMessage): void {
@@ -43,6 +44,10 @@ const hooks = {
   onClosed(connection: Connection): void {
     connections.delete(connection.id);
     if (isShuttingDown && connections.size === 0) post({ type: 'drained' });
+  },
+  onFailure(connection: Connection, error: unknown): void {
+    log.error({ event: 'kick', addr: connection.addr, reason: CloseReason.InternalError, err: error }, 'handling a client failed');
+    connection.destroy(CloseReason.InternalError);
   },
 };
 
