@@ -28,8 +28,12 @@ const bytes = (...parts: Array<string | number[]>): Buffer =>
   Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part, 'latin1') : Buffer.from(part))));
 
 describe('LineReader', () => {
-  it('splits lines on LF and keeps a CR for the sanitizer to drop', () => {
-    expectAllSplits(bytes('hello\nwho\r\n\n'), ['hello', 'who\r', '']);
+  it('splits lines on LF and takes a CR before the LF as part of the line end', () => {
+    expectAllSplits(bytes('hello\nwho\r\n\n\r\n'), ['hello', 'who', '', '']);
+  });
+
+  it('leaves a CR that is not right before the LF for the sanitizer', () => {
+    expectAllSplits(bytes('a\rb\r\r\n'), ['a\rb\r']);
   });
 
   it('holds an unfinished line until its LF arrives', () => {
@@ -65,7 +69,7 @@ describe('LineReader', () => {
 
   it('accepts a line of exactly the limit, with or without CR', () => {
     const exact = 'y'.repeat(16);
-    expectAllSplits(bytes(`${exact}\n${exact}\r\n`), [exact, `${exact}\r`]);
+    expectAllSplits(bytes(`${exact}\n${exact}\r\n`), [exact, exact]);
   });
 
   it('refuses a line one byte over the limit even when its last byte arrives with the LF', () => {
