@@ -1,0 +1,222 @@
+// A piscina task: one share of the simulated clients, for the whole run. Connects them at the
+// ramp rate, then follows the primary's phases through the shared Control: sends on the senders'
+// schedule, checks every message each client receives, and posts each round's figures on its port.
+
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
+import { connect, type Socket } from 'node:net';
+import type { MessagePort } from 'node:worker_threads';
+import { Control, Phase } from './control.ts';
+import { addCounts, ClientTally, emptyCounts, type IntegrityCounts } from './integrity.ts';
+import { MARKER, formatPayload, parsePayloadAt, type ParsedPayload } from './payload.ts';
+import { ChunkJoiner, wireFor, type ProtocolName, type Wire } from './wire.ts';
+
+export interface ClientTask {
+  readonly taskIndex: number;
+  readonly tasks: number;
+  readonly host: string;
+  readonly port: number;
+  readonly protocol: ProtocolName;
+  /** This task runs clients firstClient .. firstClient + clientCount - 1 of totalClients. */
+  readonly firstClient: number;
+  readonly clientCount: number;
+  readonly totalClients: number;
+  readonly senders: number;
+  readonly payloadBytes: number;
+  /** Connections per second this task opens. */
+  readonly rampPerSecond: number;
+  /** process.hrtime.bigint() at the start of the run, as a decimal string. */
+  readonly epochNs: string;
+  readonly control: SharedArrayBuffer;
+  readonly roundPort: MessagePort;
+  readonly drainTimeoutMs: number;
+  /** Local addresses to connect from, round robin by client index; empty: the kernel picks. */
+  readonly sourceAddresses: readonly string[];
+}
+
+/** One round's figures from one task. */
+export interface RoundReport {
+  readonly taskIndex: number;
+  readonly round: number;
+  readonly histogram: RecordableHistogram;
+  readonly counts: IntegrityCounts;
+  readonly fingerprints: ReadonlyArray<readonly [string, number]>;
+}
+
+/** When this task started connecting, and when its last client was greeted (ns since the epoch). */
+export interface ConnectReport {
+  readonly taskIndex: number;
+  readonly firstConnectNs: number;
+  readonly lastGreetNs: number;
+}
+
+export type TaskMessage = { readonly type: 'connected'; readonly report: ConnectReport } | { readonly type: 'round'; readonly report: RoundReport };
+
+export interface TaskSummary {
+  readonly taskIndex: number;
+  readonly errors: readonly string[];
+}
+
+/** Sender j is client floor(j × clients / senders): senders spread evenly over every task. */
+export function senderOfClient(client: number, clients: number, senders: number): number {
+  const sender = Math.ceil((client * senders) / clients);
+  return sender < senders && Math.floor((sender * clients) / senders) === client ? sender : -1;
+}
+
+/** Sends at most this many messages per sender per tick, so a stalled thread cannot burst. */
+const MAX_BURST = 50;
+const TICK_MS = 5;
+/** Clients connecting but not yet greeted, at most: a SYN flood is not the workload. */
+const MAX_CONNECTING = 256;
+
+class SimulatedClient {
+  readonly socket: Socket;
+  readonly tally: ClientTally;
+  readonly sender: number;
+  readonly #joiner = new ChunkJoiner();
+  isGreeted = false;
+  isRefused = false;
+  sent = 0;
+
+  constructor(socket: Socket, senders: number, sender: number) {
+    this.socket = socket;
+    this.tally = new ClientTally(senders);
+    this.sender = sender;
+  }
+
+  /** Returns the part of the chunk to scan, aligned on line ends. */
+  align(chunk: Buffer): Buffer {
+    return this.#joiner.take(chunk);
+  }
+}
+
+export default async function runClients(task: ClientTask): Promise<TaskSummary> {
+  const post = (message: TaskMessage): void => task.roundPort.postMessage(message);
+  const control = new Control(task.senders, task.control);
+  const wire = wireFor(task.protocol);
+  const epoch = BigInt(task.epochNs);
+  const errors: string[] = [];
+  const clients: SimulatedClient[] = [];
+  let histogram = createHistogram();
+  const parsed: ParsedPayload = { sender: 0, seq: 0, sentNs: 0 };
+  let connecting = 0;
+  let onSlot: (() => void) | null = null;
+  let greeted = 0;
+  let lastGreetNs = 0;
+  const nowNs = (): number => Number(process.hrtime.bigint() - epoch);
+
+  const receive = (client: SimulatedClient, chunk: Buffer): void => {
+    const phase = control.phase;
+    // Before the first round there are no payloads: once greeted, skip the bytes (logins, mostly).
+    if (client.isGreeted && phase === Phase.Connect) return;
+    const data = client.align(chunk);
+    if (!client.isGreeted) greet(client, data, wire);
+    let at = data.indexOf(MARKER);
+    if (at === -1) return;
+    const receivedNs = nowNs();
+    while (at !== -1) {
+      if (parsePayloadAt(data, at, parsed)) {
+        client.tally.receive(parsed.sender, parsed.seq);
+        histogram.record(Math.max(1, Math.round((receivedNs - parsed.sentNs) / 1000)));
+      }
+      at = data.indexOf(MARKER, at + MARKER.length);
+    }
+  };
+
+  const greet = (client: SimulatedClient, data: Buffer, protocol: Wire): void => {
+    if (data.indexOf(protocol.greeting) !== -1) {
+      client.isGreeted = true;
+      lastGreetNs = nowNs();
+      greeted++;
+      control.countGreeted();
+      connecting--;
+      onSlot?.();
+    } else if (data.indexOf(protocol.refusal) !== -1) {
+      client.isRefused = true;
+      control.countRefused();
+      errors.push(`a client was refused: ${data.toString('latin1').trim().slice(0, 200)}`);
+      client.socket.destroy(); // the close handler frees its slot
+    }
+  };
+
+  // Phase CONNECT: open this share's connections at the ramp rate.
+  const started = performance.now();
+  const firstConnectNs = nowNs();
+  for (let i = 0; i < task.clientCount; i++) {
+    const index = task.firstClient + i;
+    const due = started + (i * 1000) / task.rampPerSecond;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    while (connecting >= MAX_CONNECTING) await new Promise<void>((resolve) => (onSlot = resolve));
+    onSlot = null;
+    const localAddress = task.sourceAddresses.length > 0 ? task.sourceAddresses[index % task.sourceAddresses.length] : undefined;
+    const socket = connect({ host: task.host, port: task.port, noDelay: true, ...(localAddress === undefined ? {} : { localAddress }) });
+    const client = new SimulatedClient(socket, task.senders, senderOfClient(index, task.totalClients, task.senders));
+    clients.push(client);
+    connecting++;
+    if (wire.hello !== null) socket.write(wire.hello);
+    socket.on('data', (chunk: Buffer) => receive(client, chunk));
+    socket.on('error', (error) => {
+      if (control.phase !== Phase.Done) errors.push(`client ${index}: ${error.message}`);
+    });
+    socket.on('close', () => {
+      if (client.isGreeted) return;
+      connecting--;
+      onSlot?.();
+      if (!client.isRefused && control.phase === Phase.Connect) control.countRefused();
+    });
+  }
+
+  while (greeted + control.refused < task.clientCount && control.phase === Phase.Connect) await sleep(5);
+  post({ type: 'connected', report: { taskIndex: task.taskIndex, firstConnectNs, lastGreetNs } });
+
+  // Rounds: LOAD (send on schedule) then DRAIN (wait for what is in flight), until DONE.
+  const senders = clients.filter((client) => client.sender !== -1);
+  let phase = await control.waitPhaseChange(Phase.Connect);
+  while (phase === Phase.Load) {
+    const round = control.round;
+    const rate = control.rate;
+    const roundStart = performance.now();
+    const sentAtStart = senders.map((client) => client.sent);
+    const ticker = setInterval(() => {
+      const elapsedSeconds = (performance.now() - roundStart) / 1000;
+      senders.forEach((client, k) => {
+        // Sender j starts j/senders of a period late: senders are not in step, as people are not.
+        const offset = client.sender / task.senders / rate;
+        const due = Math.min(MAX_BURST, Math.ceil((elapsedSeconds - offset) * rate) - (client.sent - sentAtStart[k]!));
+        for (let n = 0; n < due; n++) {
+          const sentNs = Number(process.hrtime.bigint() - epoch);
+          client.socket.write(wire.publish(formatPayload(client.sender, client.sent, sentNs, task.payloadBytes)));
+          client.sent++;
+        }
+      });
+    }, TICK_MS);
+    phase = await control.waitPhaseChange(Phase.Load);
+    clearInterval(ticker);
+
+    for (const client of senders) control.publishSent(client.sender, client.sent);
+    control.taskStopped();
+    await control.waitStopped(task.tasks);
+    const sent = control.sentTotals();
+    const deadline = performance.now() + task.drainTimeoutMs;
+    while (performance.now() < deadline && !clients.every((client) => client.tally.hasAll(sent))) await sleep(20);
+
+    const counts = emptyCounts();
+    const fingerprints = new Map<string, number>();
+    for (const client of clients) {
+      const result = client.tally.endRound(sent);
+      addCounts(counts, result.counts);
+      if (result.counts.lost === 0) fingerprints.set(result.fingerprint, (fingerprints.get(result.fingerprint) ?? 0) + 1);
+    }
+    post({ type: 'round', report: { taskIndex: task.taskIndex, round, histogram, counts, fingerprints: [...fingerprints] } });
+    histogram = createHistogram();
+    phase = await control.waitPhaseChange(Phase.Drain);
+  }
+
+  for (const client of clients) client.socket.destroy();
+  task.roundPort.close();
+  return { taskIndex: task.taskIndex, errors: errors.slice(0, 20) };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

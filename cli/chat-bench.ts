@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+// `chat-bench`: flags -> BenchOptions -> runBench -> table (stdout), JSON and histogram files.
+// Progress bars go to stderr, and only on a terminal.
+
+import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import cliProgress from 'cli-progress';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { runBench, type BenchOptions, type BenchProgress } from '../bench/chat-bench.ts';
+import { formatTable, histogramCsv, toJson } from '../bench/report.ts';
+import { SERVER_KINDS, type ServerKind } from '../bench/servers.ts';
+import { PROTOCOLS, type ProtocolName } from '../bench/wire.ts';
+import { checkNodeVersion, fail, packageVersion } from './common.ts';
+
+const EXIT_USAGE = 2;
+
+async function main(): Promise<void> {
+  checkNodeVersion('chat-bench');
+  const argv = yargs(hideBin(process.argv))
+    .scriptName('chat-bench')
+    .usage('$0 [options]\n\nSimulated clients on loopback measure how fast a chat server connects them and how long a broadcast takes to reach them.')
+    .options({
+      clients: { type: 'number', default: 1000, describe: 'clients connected for the whole run' },
+      senders: { type: 'number', default: 10, describe: 'clients among them that send' },
+      rate: { type: 'number', default: 10, describe: 'messages per second per sender (the first step with --max)' },
+      duration: { type: 'number', default: 10, describe: 'seconds of load (per step with --max)' },
+      payload: { type: 'number', default: 64, describe: 'bytes of text per message (at least 40: it carries sender, number and send time)' },
+      ramp: { type: 'number', default: 5000, describe: 'connections opened per second' },
+      host: { type: 'string', default: '127.0.0.1', describe: 'server to measure' },
+      port: { type: 'number', default: 8000, describe: 'its port' },
+      protocol: { type: 'string', choices: PROTOCOLS, describe: 'chatd (also the seed\'s Go server) or nats; default: nats with --spawn nats, else chatd' },
+      spawn: { type: 'string', choices: SERVER_KINDS, describe: 'start this server on a free port for the run: chatd (this checkout), seed, nats' },
+      workers: { type: 'number', default: availableParallelism(), describe: 'with --spawn chatd: its worker threads' },
+      'seed-binary': { type: 'string', default: '/tmp/seedchat', describe: 'with --spawn seed: the built seed server (docs/BENCHMARKS.md says how to build it)' },
+      'server-pid': { type: 'number', describe: 'measure CPU and memory of this process (automatic with --spawn)' },
+      threads: { type: 'number', default: availableParallelism(), describe: 'bench threads the clients are spread over' },
+      max: { type: 'boolean', default: false, describe: 'raise --rate ×1.5 per step until p99 passes --p99-bound or a message is lost' },
+      'p99-bound': { type: 'number', default: 100, describe: 'with --max: the p99 latency (ms) a rate must stay under' },
+      'drain-timeout': { type: 'number', default: 5, describe: 'seconds to wait for messages in flight after each step' },
+      json: { type: 'string', describe: 'write the full result as JSON to this file' },
+      histogram: { type: 'string', describe: 'write the latency distribution (percentile, ms) as CSV to this file' },
+    })
+    .check((args) => {
+      for (const key of ['clients', 'senders', 'rate', 'duration', 'payload', 'ramp', 'threads', 'workers', 'p99-bound', 'drain-timeout'] as const) {
+        const value = args[key];
+        if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new Error(`--${key} must be a positive number; got ${String(value)}`);
+      }
+      if (!Number.isInteger(args.clients) || !Number.isInteger(args.senders)) throw new Error('--clients and --senders must be whole numbers');
+      if (args.senders > args.clients) throw new Error(`--senders (${args.senders}) cannot exceed --clients (${args.clients})`);
+      if (!Number.isInteger(args.port) || args.port < 1 || args.port > 65535) throw new Error(`--port must be 1-65535; got ${args.port}`);
+      return true;
+    })
+    .strict()
+    .version(packageVersion())
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(110, process.stdout.columns ?? 110))
+    .fail((message, error) => fail('chat-bench', `${(error?.message ?? message).split('\n')[0]} (see chat-bench --help)`, EXIT_USAGE))
+    .parseSync();
+
+  const spawn = (argv.spawn ?? null) as ServerKind | null;
+  const options: BenchOptions = {
+    host: argv.host,
+    port: argv.port,
+    protocol: (argv.protocol ?? (spawn === 'nats' ? 'nats' : 'chatd')) as ProtocolName,
+    spawn,
+    workers: argv.workers,
+    seedBinary: argv['seed-binary'],
+    serverPid: argv['server-pid'] ?? null,
+    clients: argv.clients,
+    senders: argv.senders,
+    rate: argv.rate,
+    duration: argv.duration,
+    payload: argv.payload,
+    ramp: argv.ramp,
+    threads: argv.threads,
+    max: argv.max,
+    p99BoundMs: argv['p99-bound'],
+    drainTimeoutMs: argv['drain-timeout'] * 1000,
+    connectTimeoutMs: Math.max(30_000, (argv.clients / argv.ramp) * 1000 * 3),
+  };
+  const result = await runBench(options, process.stderr.isTTY ? progressBars() : undefined);
+  process.stdout.write(`${formatTable(result)}\n`);
+  if (argv.json !== undefined) writeFileSync(argv.json, `${toJson(result)}\n`);
+  const headline = result.headline ?? result.rounds.at(-1);
+  if (argv.histogram !== undefined && headline !== undefined) writeFileSync(argv.histogram, histogramCsv(headline));
+  if (result.connect.greeted < result.connect.clients) {
+    fail('chat-bench', `only ${result.connect.greeted} of ${result.connect.clients} clients got in; no load was run`, 1);
+  }
+}
+
+function progressBars(): BenchProgress {
+  const bar = new cliProgress.SingleBar(
+    { stream: process.stderr, format: '{phase} [{bar}] {value}/{total}', hideCursor: true, clearOnComplete: true },
+    cliProgress.Presets.shades_classic,
+  );
+  let phase = '';
+  const show = (name: string, value: number, total: number): void => {
+    if (phase !== name) {
+      if (phase !== '') bar.stop();
+      phase = name;
+      bar.start(total, value, { phase: name });
+    }
+    bar.update(value);
+  };
+  return {
+    connecting: (greeted, total) => show('connect', greeted, total),
+    loading: (elapsed, total, rate) => show(`load ${rate.toFixed(1)}/s`, Math.round(elapsed), total),
+    done: () => bar.stop(),
+  };
+}
+
+main().catch((error: unknown) => {
+  fail('chat-bench', error instanceof Error ? error.message : String(error), 1);
+});
