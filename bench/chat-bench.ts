@@ -64,7 +64,15 @@ export interface RoundResult {
 export interface BenchResult {
   readonly target: { readonly kind: string; readonly host: string; readonly port: number; readonly protocol: ProtocolName; readonly workers: number | null };
   readonly options: BenchOptions;
-  readonly connect: { readonly clients: number; readonly greeted: number; readonly refused: number; readonly seconds: number };
+  readonly connect: {
+    readonly clients: number;
+    readonly greeted: number;
+    readonly refused: number;
+    /** From the first connection attempt to the last greeting. */
+    readonly seconds: number;
+    /** Then until the server stopped sending (the logins of everyone to everyone). */
+    readonly settleSeconds: number;
+  };
   readonly rounds: readonly RoundResult[];
   /** The round the headline figures come from: the only one, or with --max the fastest that held. */
   readonly headline: RoundResult | null;
@@ -168,8 +176,13 @@ async function measure(options: BenchOptions, server: RunningServer | null, prog
     const connectSeconds =
       (Math.max(...reports.connected.map((report) => report.lastGreetNs)) -
         Math.min(...reports.connected.map((report) => report.firstConnectNs))) / 1e9;
+    // Everyone is greeted, but everyone's logins may still be on their way to everyone (n² lines):
+    // a round starts once the server has gone quiet, or it would measure the connect backlog.
+    const settleStart = performance.now();
+    await settle(control, failure);
+    const settleSeconds = (performance.now() - settleStart) / 1000;
     const connected = sample();
-    const connect = { clients: options.clients, greeted: control.greeted, refused: control.refused, seconds: connectSeconds };
+    const connect = { clients: options.clients, greeted: control.greeted, refused: control.refused, seconds: connectSeconds, settleSeconds };
 
     const rounds: RoundResult[] = [];
     let headline: RoundResult | null = null;
@@ -263,6 +276,26 @@ async function runRound(
     serverCpuSeconds: before !== undefined && after !== undefined ? after.cpuSeconds - before.cpuSeconds : null,
     histogram,
   };
+}
+
+/** No chunk arrived for QUIET_MS: the server has sent everything the connect phase made. */
+const QUIET_MS = 300;
+const MAX_SETTLE_MS = 60_000;
+
+async function settle(control: Control, failure: unknown): Promise<void> {
+  const deadline = performance.now() + MAX_SETTLE_MS;
+  let chunks = control.earlyChunks;
+  let quietSince = performance.now();
+  while (failure === undefined && performance.now() < deadline) {
+    await sleep(50);
+    const now = control.earlyChunks;
+    if (now !== chunks) {
+      chunks = now;
+      quietSince = performance.now();
+    } else if (performance.now() - quietSince >= QUIET_MS) {
+      return;
+    }
+  }
 }
 
 /** Collects what every task's port reports: its connect times, then each round, in order. */

@@ -107,7 +107,10 @@ export default async function runClients(task: ClientTask): Promise<TaskSummary>
   const receive = (client: SimulatedClient, chunk: Buffer): void => {
     const phase = control.phase;
     // Before the first round there are no payloads: once greeted, skip the bytes (logins, mostly).
-    if (client.isGreeted && phase === Phase.Connect) return;
+    if (phase === Phase.Connect) {
+      control.countEarlyChunk();
+      if (client.isGreeted) return;
+    }
     const data = client.align(chunk);
     if (!client.isGreeted) greet(client, data, wire);
     let at = data.indexOf(MARKER);

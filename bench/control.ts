@@ -13,7 +13,9 @@ const REFUSED = 3;
 const RATE_MILLI = 4;
 /** Client threads that published this round's sent counts. */
 const STOPPED_TASKS = 5;
-const HEADER = 6;
+/** Chunks received before the first round: the primary waits for them to stop coming. */
+const EARLY_CHUNKS = 6;
+const HEADER = 7;
 
 export class Control {
   readonly shared: SharedArrayBuffer;
@@ -56,6 +58,14 @@ export class Control {
 
   countRefused(): void {
     Atomics.add(this.#cells, REFUSED, 1);
+  }
+
+  countEarlyChunk(): void {
+    Atomics.add(this.#cells, EARLY_CHUNKS, 1);
+  }
+
+  get earlyChunks(): number {
+    return Atomics.load(this.#cells, EARLY_CHUNKS);
   }
 
   /** Primary: starts a round at `rate` messages per second per sender. */

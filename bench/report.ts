@@ -23,7 +23,8 @@ export function formatTable(result: BenchResult): string {
   rows.push([
     'connect',
     `${number(connect.greeted)} of ${number(connect.clients)} greeted in ${number(connect.seconds, 2)} s` +
-      (connect.refused > 0 ? `, ${number(connect.refused)} refused` : ''),
+      (connect.refused > 0 ? `, ${number(connect.refused)} refused` : '') +
+      `; all logins delivered ${number(connect.settleSeconds, 2)} s later`,
   ]);
   if (options.max) {
     for (const round of result.rounds) rows.push([`  ${number(round.rate, 1)}/s`, roundLine(round)]);
