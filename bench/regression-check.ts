@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { benchRunner, CI_WORKLOAD, compare, DEFAULT_THRESHOLDS, type RunFigures } from './regression.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const PAIRS = Number(process.env['CHATD_BENCH_PAIRS'] ?? 3);
+const PAIRS = Number(process.env['CHATD_BENCH_PAIRS'] ?? 5);
 
 function git(...args: string[]): string {
   return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();

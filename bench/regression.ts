@@ -27,7 +27,13 @@ export interface Thresholds {
   readonly deliveriesPerSecond: number;
 }
 
-export const DEFAULT_THRESHOLDS: Thresholds = { cpuPerDelivery: 0.2, p50: 0.3, p99: 0.5, deliveriesPerSecond: 0.2 };
+/**
+ * Set from the check run against itself on this 2-core machine (docs/BENCHMARKS.md §4): the
+ * median ratio of CPU per delivery stayed within 0.96-1.03, p50 within 0.82-1.10, but p99 ranged
+ * 0.64-1.91, since one scheduling stall moves a light run's p99. So CPU per delivery is the
+ * sharp test, and p99 only catches a gross regression.
+ */
+export const DEFAULT_THRESHOLDS: Thresholds = { cpuPerDelivery: 0.2, p50: 0.35, p99: 1.5, deliveriesPerSecond: 0.2 };
 
 export interface RunFigures {
   readonly cpuPerDeliveryUs: number;

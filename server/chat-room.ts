@@ -25,7 +25,7 @@ import {
 import { CloseReason } from './close-reason.ts';
 import { IdleTimer } from './idle-timer.ts';
 import type { Logger } from './log.ts';
-import type { ClientEvent } from './messages.ts';
+import { workerOf, type ClientEvent } from './messages.ts';
 import { Presence, type Member } from './presence.ts';
 
 /**
@@ -117,7 +117,7 @@ export class ChatRoom {
     this.#delivery.admit(id);
     this.#delivery.broadcast(encodeLogin(addr, member.name), NOBODY);
     this.#delivery.send(id, encodeGreeting(addr, member.name));
-    this.#log.info({ event: 'connect', addr, online: this.#presence.size }, 'client connected');
+    this.#log.info({ event: 'connect', addr, worker: workerOf(id), online: this.#presence.size }, 'client connected');
   }
 
   #command(id: number, command: Command, now: number): void {
