@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
@@ -120,8 +120,7 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-async function isListening(port: number): Promise<boolean> {
-  const { connect } = await import('node:net');
+function isListening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: HOST, port });
     socket.once('connect', () => {

@@ -2,8 +2,6 @@
 // Each turns a payload into bytes to send and finds, in what a client receives, its greeting and
 // the bench's payloads. Runs in the bench's worker threads, on every received chunk.
 
-import { MARKER } from './payload.ts';
-
 export const PROTOCOLS = ['chatd', 'nats'] as const;
 export type ProtocolName = (typeof PROTOCOLS)[number];
 
@@ -59,4 +57,3 @@ export class ChunkJoiner {
   }
 }
 
-export { MARKER };

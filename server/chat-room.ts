@@ -25,7 +25,7 @@ import {
 import { CloseReason } from './close-reason.ts';
 import { IdleTimer } from './idle-timer.ts';
 import type { Logger } from './log.ts';
-import { workerOf, type ClientEvent } from './messages.ts';
+import { NOBODY, workerOf, type ClientEvent } from './messages.ts';
 import { Presence, type Member } from './presence.ts';
 
 /**
@@ -45,8 +45,6 @@ export interface RoomSettings {
   readonly maxClients: number;
   readonly idleTimeoutSeconds: number;
 }
-
-const NOBODY = -1;
 
 export class ChatRoom {
   readonly #settings: RoomSettings;

@@ -1,21 +1,20 @@
 // The slash commands on a real chatd (PROTOCOL.md §3.4): /who, /msg, /quit, /help, the escape
 // `//`, and the errors for an unknown command or a bad /msg.
 
-import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
-import { connectAndGreet, connectAs, disconnectAll, expectQuietUntilMarker, lineFrom } from '../helpers/chat-client.ts';
-import { startChatd, stopAllChatd, type ChatdProcess } from '../helpers/start-server.ts';
+import { describe, it } from 'vitest';
+import {
+  connectAndGreet,
+  connectAs,
+  expectQuietUntilMarker,
+  lineFrom,
+} from '../helpers/chat-client.ts';
+import { useChatd } from '../helpers/use-chatd.ts';
 
-let server: ChatdProcess;
-beforeAll(async () => {
-  server = await startChatd();
-});
-afterEach(() => disconnectAll(server));
-afterAll(stopAllChatd);
-
+const server = useChatd();
 describe('chatd slash commands', () => {
   it('answers /who (any case) as who', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     await bob.send('/who');
     await bob.expectLines('user list:', `${alice.addr}:alice`, `${bob.addr}:bob`);
     await bob.send('/WHO');
@@ -24,15 +23,15 @@ describe('chatd slash commands', () => {
   });
 
   it('answers /who with arguments with its usage', async () => {
-    const alice = await connectAs(server.port, 'alice');
+    const alice = await connectAs(server().port, 'alice');
     await alice.send('/who is here');
     await alice.expectLine('error: usage: /who');
   });
 
   it('delivers /msg NAME TEXT to NAME only, tells the sender "msg ok", and a third client sees nothing', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
-    const carol = await connectAs(server.port, 'carol', [alice, bob]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
+    const carol = await connectAs(server().port, 'carol', [alice, bob]);
     await alice.send('/msg bob meet me at: [noon] | ok');
     await bob.expectLine(`[${alice.addr}]alice (private):meet me at: [noon] | ok`);
     await alice.expectLine('msg ok');
@@ -40,40 +39,40 @@ describe('chatd slash commands', () => {
   });
 
   it('reaches a client that has not chosen a name by its address', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAndGreet(server.port, [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAndGreet(server().port, [alice]);
     await alice.send(`/msg ${bob.addr} psst`);
     await bob.expectLine(`[${alice.addr}]alice (private):psst`);
     await alice.expectLine('msg ok');
   });
 
   it('finds the recipient of /msg ignoring case', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     await alice.send('/msg BOB hi');
     await bob.expectLine(`[${alice.addr}]alice (private):hi`);
     await alice.expectLine('msg ok');
   });
 
   it('answers /msg to a name nobody holds with "nobody named X is online"', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     await alice.send('/msg zed hello');
     await alice.expectLine('error: nobody named zed is online; try who');
     await expectQuietUntilMarker(alice, [alice, bob]);
   });
 
   it.each([['/msg bob'], ['/msg bob   '], ['/msg'], ['/msg ']])('answers %j with the usage of /msg', async (line) => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     await alice.send(line);
     await alice.expectLine('error: usage: /msg NAME TEXT');
     await expectQuietUntilMarker(alice, [alice, bob]);
   });
 
   it('closes the connection on /quit and tells the others "login out"', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     await bob.send('/quit see you');
     await bob.expectClosed();
     await alice.expectLine(`[${bob.addr}]bob:login out`);
@@ -82,8 +81,8 @@ describe('chatd slash commands', () => {
   });
 
   it('answers /help with "commands:" and one aligned line per command (PROTOCOL.md §5.6)', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     await alice.send('/help');
     await alice.expectLines(
       'commands:',
@@ -98,8 +97,8 @@ describe('chatd slash commands', () => {
   });
 
   it('answers an unknown command with how to send a line that starts with a slash', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     await alice.send('/x');
     await alice.expectLine('error: unknown command /x; try /help (//text sends /text)');
     await alice.send('/dance wildly');
@@ -108,8 +107,8 @@ describe('chatd slash commands', () => {
   });
 
   it('broadcasts //text as /text', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     await alice.send('//text');
     await alice.expectLine(`[${alice.addr}]alice:/text`);
     await bob.expectLine(`[${alice.addr}]alice:/text`);

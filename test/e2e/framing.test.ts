@@ -1,16 +1,14 @@
 // Framing and sanitizing through real sockets (PROTOCOL.md §2): lines split over writes or packed
 // into one, telnet negotiation, invalid UTF-8, control characters, and the line limit.
 
-import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
+import { describe, it } from 'vitest';
 import {
-  connectAndGreet,
   connectAs,
-  disconnectAll,
   expectQuietUntilMarker,
   lineFrom,
   type ChatClient,
 } from '../helpers/chat-client.ts';
-import { startChatd, stopAllChatd, type ChatdProcess } from '../helpers/start-server.ts';
+import { useChatd } from '../helpers/use-chatd.ts';
 
 // Telnet (RFC 854) bytes, as a telnet client sends them around the text.
 const IAC = 0xff;
@@ -27,18 +25,12 @@ async function writeByteByByte(client: ChatClient, bytes: Buffer): Promise<void>
   for (const byte of bytes) await client.write(Buffer.from([byte]));
 }
 
-afterAll(stopAllChatd);
-
 describe('chatd framing (default limits)', () => {
-  let server: ChatdProcess;
-  beforeAll(async () => {
-    server = await startChatd();
-  });
-  afterEach(() => disconnectAll(server));
+  const server = useChatd();
 
   it('joins a line split over many writes, one byte per write', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     await writeByteByByte(alice, Buffer.from('one byte at a time\nwho\n'));
     await alice.expectLine(lineFrom(alice, 'one byte at a time'));
     await bob.expectLine(lineFrom(alice, 'one byte at a time'));
@@ -46,8 +38,8 @@ describe('chatd framing (default limits)', () => {
   });
 
   it('splits many lines sent in one write, in order', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     const lines = Array.from({ length: 50 }, (_, i) => `line ${i}`);
     await alice.write(`${lines.join('\n')}\nrename|ally\r\nafter\n`);
     for (const line of lines) await bob.expectLine(lineFrom(alice, line));
@@ -56,16 +48,16 @@ describe('chatd framing (default limits)', () => {
   });
 
   it('keeps a UTF-8 character whole when it is split between writes', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     await writeByteByByte(alice, Buffer.from('caf\u00e9 \u20ac \u{1f600}\n', 'utf8'));
     await bob.expectLine(lineFrom(alice, 'caf\u00e9 \u20ac \u{1f600}'));
     await alice.expectLine(lineFrom(alice, 'caf\u00e9 \u20ac \u{1f600}'));
   });
 
   it('never shows telnet negotiation bytes to anyone, whole or split', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     // What a telnet client may send before the user types anything: no line at all.
     await alice.write(Buffer.from([IAC, WILL, NAWS, IAC, SB, NAWS, 0, 80, 0, 24, IAC, SE, IAC, DO, ECHO]));
     const line = Buffer.concat([
@@ -85,8 +77,8 @@ describe('chatd framing (default limits)', () => {
   });
 
   it('shows invalid UTF-8 as U+FFFD', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     // A lone continuation byte, a lead byte before ASCII, a truncated 3-byte sequence, an overlong '/'.
     await alice.write(Buffer.from([0x61, 0x80, 0x62, 0xc3, 0x28, 0x63, 0xe2, 0x82, 0x41, 0xc0, 0xaf, 0x0a]));
     await bob.expectLine(lineFrom(alice, 'a\ufffdb\ufffd(c\ufffdA\ufffd\ufffd'));
@@ -105,23 +97,23 @@ describe('chatd framing (default limits)', () => {
     ['line and paragraph separators', 'one\u2028two\u2029three', 'onetwothree'],
     ['a CR in the middle', 'over\rwrite', 'overwrite'],
   ])('removes %s from what others see', async (_what, text, shown) => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     await alice.send(text);
     await bob.expectLine(lineFrom(alice, shown));
     await alice.expectLine(lineFrom(alice, shown));
   });
 
   it('broadcasts nothing for a line made only of control characters', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     await alice.send('\u001b[2J\u001b[H\u0007');
     await expectQuietUntilMarker(alice, [alice, bob]);
   });
 
   it('survives a 5 MB stream with no newline: one error, nothing shown, and the next line works', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     const chunk = Buffer.alloc(64 * 1024, 0x61);
     for (let sent = 0; sent < 5 * 1024 * 1024; sent += chunk.length) await alice.write(chunk);
     await alice.expectLine('error: line too long (over 4096 bytes); it was discarded', 10_000);
@@ -135,15 +127,11 @@ describe('chatd framing (default limits)', () => {
 
 describe('chatd --max-line 64', () => {
   const TOO_LONG = 'error: line too long (over 64 bytes); it was discarded';
-  let server: ChatdProcess;
-  beforeAll(async () => {
-    server = await startChatd(['--max-line', '64']);
-  });
-  afterEach(() => disconnectAll(server));
+  const server = useChatd(['--max-line', '64']);
 
   it('discards a longer line, tells only the sender, and keeps the connection', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     await alice.send('y'.repeat(65));
     await alice.expectLine(TOO_LONG);
     await expectQuietUntilMarker(alice, [alice, bob]);
@@ -153,8 +141,8 @@ describe('chatd --max-line 64', () => {
   });
 
   it('shows no part of a long line sent over many writes, and errs once for it', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     for (let i = 0; i < 10; i++) await alice.write('z'.repeat(30));
     await alice.write('tail\n');
     await alice.expectLine(TOO_LONG);
@@ -162,8 +150,8 @@ describe('chatd --max-line 64', () => {
   });
 
   it('accepts a line of exactly 64 bytes, with LF or CRLF, counting bytes not characters', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     const exact = 'e'.repeat(64);
     await alice.write(`${exact}\n${exact}\r\n`);
     await bob.expectLines(lineFrom(alice, exact), lineFrom(alice, exact));

@@ -1,9 +1,10 @@
 // chatd as a process: the shutdown on SIGTERM, a port already taken, bad flags, --help, and a
 // client that half-closes its side.
 
-import { afterAll, afterEach, beforeAll, describe, expect, it, type ExpectStatic } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, type ExpectStatic } from 'vitest';
 import { connectAs, disconnectAll, lineFrom } from '../helpers/chat-client.ts';
-import { runChatdToExit, startChatd, stopAllChatd, type ChatdProcess } from '../helpers/start-server.ts';
+import { runChatdToExit, startChatd, stopAllChatd } from '../helpers/start-server.ts';
+import { useChatd } from '../helpers/use-chatd.ts';
 
 afterAll(stopAllChatd);
 
@@ -116,15 +117,11 @@ describe('chatd command line', () => {
 });
 
 describe('chatd with a client that half-closes', () => {
-  let server: ChatdProcess;
-  beforeAll(async () => {
-    server = await startChatd();
-  });
-  afterEach(() => disconnectAll(server));
+  const server = useChatd();
 
   it('answers a client that sends who and then half-closes, then closes it', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     void bob.send('who');
     bob.end(); // the FIN follows the line at once, most likely in the same read on the server
     await bob.expectLines('user list:', `${alice.addr}:alice`, `${bob.addr}:bob`);
@@ -133,8 +130,8 @@ describe('chatd with a client that half-closes', () => {
   });
 
   it('carries out every line a client sent before it half-closed, in order', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     void bob.write('one\nrename|robert\ntwo\n');
     bob.end();
     await bob.expectLines(lineFrom(bob, 'one'), 'rename ok', `[${bob.addr}]robert:two`);

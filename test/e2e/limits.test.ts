@@ -1,31 +1,24 @@
 // The limits that protect everyone else (PROTOCOL.md §6.2): --max-clients refuses the next
 // client, and a client that stops reading is cut before its backlog holds up the server.
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   connect,
   connectAndGreet,
   connectAs,
-  disconnectAll,
   expectQuietUntilMarker,
   lineFrom,
   type ChatClient,
 } from '../helpers/chat-client.ts';
-import { startChatd, stopAllChatd, type ChatdProcess } from '../helpers/start-server.ts';
-
-afterAll(stopAllChatd);
+import { useChatd } from '../helpers/use-chatd.ts';
 
 describe('chatd --max-clients 2', () => {
-  let server: ChatdProcess;
-  beforeAll(async () => {
-    server = await startChatd(['--max-clients', '2']);
-  });
-  afterEach(() => disconnectAll(server));
+  const server = useChatd(['--max-clients', '2']);
 
   it('refuses a third client with "server full" and closes it; the two online see no login', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
-    const carol = await connect(server.port);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
+    const carol = await connect(server().port);
     await carol.expectLine('error: server full (2 clients); try again later');
     await carol.expectClosed();
     await expectQuietUntilMarker(alice, [alice, bob]);
@@ -34,11 +27,11 @@ describe('chatd --max-clients 2', () => {
   });
 
   it('lets a new client in once one of the two has left', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     bob.destroy();
     await alice.expectLine(lineFrom(bob, 'login out'));
-    const dave = await connectAndGreet(server.port, [alice]);
+    const dave = await connectAndGreet(server().port, [alice]);
     await dave.send('who');
     await dave.expectLines('user list:', `${alice.addr}:alice`, `${dave.addr}:${dave.addr}`);
   });
@@ -53,11 +46,7 @@ describe('chatd slow consumers (default --max-pending, 1 MiB)', () => {
   const WINDOW = 32;
   const payload = (n: number): string => `${String(n).padStart(6, '0')}:${'x'.repeat(LINE_BYTES - 7)}`;
 
-  let server: ChatdProcess;
-  beforeAll(async () => {
-    server = await startChatd();
-  });
-  afterEach(() => disconnectAll(server));
+  const server = useChatd();
 
   /** Reads `client`'s lines until all LINES payload lines came; returns the other lines it saw. */
   async function readAll(client: ChatClient, from: ChatClient, onLine?: (n: number) => void): Promise<string[]> {
@@ -78,9 +67,9 @@ describe('chatd slow consumers (default --max-pending, 1 MiB)', () => {
   }
 
   it('disconnects a client that stops reading, tells the others, and loses nothing for them', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
-    const mallory = await connectAs(server.port, 'mallory', [alice, bob]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
+    const mallory = await connectAs(server().port, 'mallory', [alice, bob]);
     mallory.pause();
     const startedAt = performance.now();
 
@@ -100,7 +89,7 @@ describe('chatd slow consumers (default --max-pending, 1 MiB)', () => {
     expect(aliceOthers).toEqual([loggedOut]);
     expect(bobOthers).toEqual([loggedOut]);
     expect(performance.now() - startedAt).toBeLessThan(20_000);
-    await server.waitForLog((record) => record['event'] === 'kick' && record['reason'] === 'SlowConsumer');
+    await server().waitForLog((record) => record['event'] === 'kick' && record['reason'] === 'SlowConsumer');
 
     // Mallory got a clean prefix of the stream, never a gap, then the close. Cut mid-write, the
     // last line may be a fragment without CRLF (a design question, see the report).

@@ -1,24 +1,23 @@
 // Names on a real chatd (PROTOCOL.md §4): unique ignoring case, what a name may hold, the two
 // rename syntaxes, and that a new name is what everyone sees from then on.
 
-import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
-import { connectAndGreet, connectAs, disconnectAll, expectQuietUntilMarker, lineFrom } from '../helpers/chat-client.ts';
-import { startChatd, stopAllChatd, type ChatdProcess } from '../helpers/start-server.ts';
+import { describe, it } from 'vitest';
+import {
+  connectAndGreet,
+  connectAs,
+  expectQuietUntilMarker,
+  lineFrom,
+} from '../helpers/chat-client.ts';
+import { useChatd } from '../helpers/use-chatd.ts';
 
 const NAME_INVALID = 'error: a name may not contain white space, control characters, [ ] : or |';
 const NAME_TOO_LONG = 'error: a name has at most 32 characters';
 
-let server: ChatdProcess;
-beforeAll(async () => {
-  server = await startChatd();
-});
-afterEach(() => disconnectAll(server));
-afterAll(stopAllChatd);
-
+const server = useChatd();
 describe('chatd names', () => {
   it('refuses a name another client holds, ignoring case, and keeps the old name', async () => {
-    const bob = await connectAs(server.port, 'bob');
-    const alice = await connectAs(server.port, 'alice', [bob]);
+    const bob = await connectAs(server().port, 'bob');
+    const alice = await connectAs(server().port, 'alice', [bob]);
     await alice.send('rename|Bob');
     await alice.expectLine('error: the name Bob is taken; pick another');
     await alice.send('rename|BOB');
@@ -44,8 +43,8 @@ describe('chatd names', () => {
     ['/rename without a name', '/rename', 'error: usage: /rename NEW'],
     ['/rename with a space in the name', '/rename al ice', NAME_INVALID],
   ])('answers a rename with %s with one error line, and nothing else happens', async (_why, line, error) => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAndGreet(server.port, [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAndGreet(server().port, [alice]);
     await alice.send(line);
     await alice.expectLine(error);
     await expectQuietUntilMarker(alice, [alice, bob]);
@@ -56,16 +55,16 @@ describe('chatd names', () => {
   // PROTOCOL.md §2.3 runs before a line is interpreted: the control characters are gone before
   // the name is checked, so §4's rule against them never fires for a name sent over the wire.
   it('removes control characters from a new name before checking it', async () => {
-    const alice = await connectAndGreet(server.port);
-    const bob = await connectAndGreet(server.port, [alice]);
+    const alice = await connectAndGreet(server().port);
+    const bob = await connectAndGreet(server().port, [alice]);
     await alice.send('rename|al\u0007i\u001b[31mce\u202e');
     await alice.expectLine('rename ok');
     await bob.expectLine(`[${alice.addr}]${alice.addr}:renamed to alice`);
   });
 
   it('stores a name NFC-normalized and compares names after normalizing them', async () => {
-    const alice = await connectAndGreet(server.port);
-    const bob = await connectAndGreet(server.port, [alice]);
+    const alice = await connectAndGreet(server().port);
+    const bob = await connectAndGreet(server().port, [alice]);
     await bob.send('rename|Ame\u0301lie'); // e + combining acute
     await bob.expectLine('rename ok');
     await alice.expectLine(`[${bob.addr}]${bob.addr}:renamed to Am\u00e9lie`);
@@ -75,8 +74,8 @@ describe('chatd names', () => {
   });
 
   it('accepts a name of exactly 32 characters, counting an emoji as one', async () => {
-    const alice = await connectAndGreet(server.port);
-    const bob = await connectAndGreet(server.port, [alice]);
+    const alice = await connectAndGreet(server().port);
+    const bob = await connectAndGreet(server().port, [alice]);
     const name = `${'\u{1f600}'.repeat(2)}${'a'.repeat(30)}`;
     await alice.send(`rename|${name}`);
     await alice.expectLine('rename ok');
@@ -84,8 +83,8 @@ describe('chatd names', () => {
   });
 
   it('renames with /rename NEW as with rename|NEW, spaces around NEW ignored', async () => {
-    const alice = await connectAndGreet(server.port);
-    const bob = await connectAndGreet(server.port, [alice]);
+    const alice = await connectAndGreet(server().port);
+    const bob = await connectAndGreet(server().port, [alice]);
     await alice.send('/rename   alice  ');
     await alice.expectLine('rename ok');
     await bob.expectLine(`[${alice.addr}]${alice.addr}:renamed to alice`);
@@ -93,8 +92,8 @@ describe('chatd names', () => {
   });
 
   it('lets a client change only the case of its own name', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     await alice.send('rename|Alice');
     await alice.expectLine('rename ok');
     await bob.expectLine(`[${alice.addr}]alice:renamed to Alice`);
@@ -105,16 +104,16 @@ describe('chatd names', () => {
   });
 
   it('answers "rename ok" and tells nobody when the new name is the name it has', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAndGreet(server.port, [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAndGreet(server().port, [alice]);
     await alice.send('rename|alice');
     await alice.expectLine('rename ok');
     await expectQuietUntilMarker(alice, [alice, bob]);
   });
 
   it('uses the new name in broadcasts, who, login out, and frees the old one', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
     await bob.send('rename|robert');
     await bob.expectLine('rename ok');
     await alice.expectLine(`[${bob.addr}]bob:renamed to robert`);
@@ -124,7 +123,7 @@ describe('chatd names', () => {
     await bob.expectLine(`[${bob.addr}]robert:hello`);
     await alice.send('who');
     await alice.expectLines('user list:', `${alice.addr}:alice`, `${bob.addr}:robert`);
-    const carol = await connectAs(server.port, 'bob', [alice, bob]);
+    const carol = await connectAs(server().port, 'bob', [alice, bob]);
     await carol.send('who');
     await carol.expectLines('user list:', `${alice.addr}:alice`, `${bob.addr}:robert`, `${carol.addr}:bob`);
     bob.destroy();

@@ -2,25 +2,19 @@
 // lines sent at once by several clients reach every client in the same sequence, none lost and
 // none twice.
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectAndGreet, disconnectAll, lineFrom, type ChatClient } from '../helpers/chat-client.ts';
-import { startChatd, stopAllChatd, type ChatdProcess } from '../helpers/start-server.ts';
+import { describe, expect, it } from 'vitest';
+import { connectAndGreet, lineFrom, type ChatClient } from '../helpers/chat-client.ts';
+import { useChatd } from '../helpers/use-chatd.ts';
 
 const CLIENTS = 40;
 const SENDERS = 6;
 const LINES_PER_SENDER = 60;
 
-let server: ChatdProcess;
-beforeAll(async () => {
-  server = await startChatd(['--workers', '2']);
-});
-afterEach(() => disconnectAll(server));
-afterAll(stopAllChatd);
-
+const server = useChatd(['--workers', '2']);
 describe('chatd --workers 2', () => {
   it('delivers concurrent lines from several senders to every client in one identical order', async () => {
     const clients: ChatClient[] = [];
-    for (let i = 0; i < CLIENTS; i++) clients.push(await connectAndGreet(server.port, clients));
+    for (let i = 0; i < CLIENTS; i++) clients.push(await connectAndGreet(server().port, clients));
 
     const senders = clients.filter((_, i) => i % Math.floor(CLIENTS / SENDERS) === 0).slice(0, SENDERS);
     const sent = senders.map((sender, s) => Array.from({ length: LINES_PER_SENDER }, (_, n) => `s${s} n${n}`));

@@ -2,30 +2,23 @@
 // rename, leaving and the idle timeout, with the exact bytes of every line.
 
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   connect,
   connectAndGreet,
   connectAs,
-  disconnectAll,
   expectQuietUntilMarker,
   lineFrom,
   type ChatClient,
 } from '../helpers/chat-client.ts';
-import { startChatd, stopAllChatd, type ChatdProcess } from '../helpers/start-server.ts';
-
-afterAll(stopAllChatd);
+import { useChatd } from '../helpers/use-chatd.ts';
 
 describe('chatd (seed behaviour)', () => {
-  let server: ChatdProcess;
-  beforeAll(async () => {
-    server = await startChatd();
-  });
-  afterEach(() => disconnectAll(server));
+  const server = useChatd();
 
   it('greets a newcomer with its login, then "I am here", and tells the others only the login', async () => {
-    const alice = await connectAndGreet(server.port);
-    const bob = await connect(server.port);
+    const alice = await connectAndGreet(server().port);
+    const bob = await connect(server().port);
     await bob.expectLine(`[${bob.addr}]${bob.addr}:login`);
     await bob.expectLine(`[${bob.addr}]${bob.addr}:I am here`);
     await alice.expectLine(`[${bob.addr}]${bob.addr}:login`);
@@ -33,24 +26,24 @@ describe('chatd (seed behaviour)', () => {
   });
 
   it('broadcasts a line to everyone, the sender included', async () => {
-    const alice = await connectAndGreet(server.port);
-    const bob = await connectAndGreet(server.port, [alice]);
-    const carol = await connectAndGreet(server.port, [alice, bob]);
+    const alice = await connectAndGreet(server().port);
+    const bob = await connectAndGreet(server().port, [alice]);
+    const carol = await connectAndGreet(server().port, [alice, bob]);
     await bob.send('hello, world');
     for (const client of [alice, bob, carol]) await client.expectLine(`[${bob.addr}]${bob.addr}:hello, world`);
   });
 
   it('shows a line exactly as sent, spaces, colons, bars and brackets included', async () => {
-    const alice = await connectAndGreet(server.port);
+    const alice = await connectAndGreet(server().port);
     const text = '  [x]y:z | rename|w who  ';
     await alice.send(text);
     await alice.expectLine(lineFrom(alice, text));
   });
 
   it('answers who with "user list:" and one ADDR:NAME line per client, in arrival order', async () => {
-    const alice = await connectAndGreet(server.port);
-    const bob = await connectAndGreet(server.port, [alice]);
-    const carol = await connectAndGreet(server.port, [alice, bob]);
+    const alice = await connectAndGreet(server().port);
+    const bob = await connectAndGreet(server().port, [alice]);
+    const carol = await connectAndGreet(server().port, [alice, bob]);
     await bob.send('who');
     await bob.expectLines('user list:', `${alice.addr}:${alice.addr}`, `${bob.addr}:${bob.addr}`, `${carol.addr}:${carol.addr}`);
     // The reply goes to the asker only.
@@ -58,8 +51,8 @@ describe('chatd (seed behaviour)', () => {
   });
 
   it('answers rename|NEW with "rename ok" to the sender and "[ADDR]OLD:renamed to NEW" to everyone else', async () => {
-    const alice = await connectAndGreet(server.port);
-    const bob = await connectAndGreet(server.port, [alice]);
+    const alice = await connectAndGreet(server().port);
+    const bob = await connectAndGreet(server().port, [alice]);
     await alice.send('rename|alice');
     await alice.expectLine('rename ok');
     await bob.expectLine(`[${alice.addr}]${alice.addr}:renamed to alice`);
@@ -71,9 +64,9 @@ describe('chatd (seed behaviour)', () => {
   });
 
   it('tells the clients still online "[ADDR]NAME:login out" when a client disconnects', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAs(server.port, 'bob', [alice]);
-    const carol = await connectAs(server.port, 'carol', [alice, bob]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAs(server().port, 'bob', [alice]);
+    const carol = await connectAs(server().port, 'carol', [alice, bob]);
     bob.end();
     await bob.expectClosed();
     await alice.expectLine(`[${bob.addr}]bob:login out`);
@@ -85,15 +78,15 @@ describe('chatd (seed behaviour)', () => {
   });
 
   it('does not broadcast an empty line or a line of white space', async () => {
-    const alice = await connectAndGreet(server.port);
-    const bob = await connectAndGreet(server.port, [alice]);
+    const alice = await connectAndGreet(server().port);
+    const bob = await connectAndGreet(server().port, [alice]);
     await alice.write('\n\r\n   \n\t \n');
     await expectQuietUntilMarker(alice, [alice, bob]);
   });
 
   it('ends every server line in exactly CRLF', async () => {
-    const alice = await connectAs(server.port, 'alice');
-    const bob = await connectAndGreet(server.port, [alice]);
+    const alice = await connectAs(server().port, 'alice');
+    const bob = await connectAndGreet(server().port, [alice]);
     await bob.send('who');
     await bob.expectLines('user list:', `${alice.addr}:alice`, `${bob.addr}:${bob.addr}`);
     await bob.send('hi');
@@ -110,8 +103,8 @@ describe('chatd (seed behaviour)', () => {
   });
 
   it('handles a client line that ends in CRLF exactly as one that ends in LF', async () => {
-    const alice = await connectAndGreet(server.port);
-    const bob = await connectAndGreet(server.port, [alice]);
+    const alice = await connectAndGreet(server().port);
+    const bob = await connectAndGreet(server().port, [alice]);
     await alice.write('hi there\r\n');
     await alice.expectLine(lineFrom(alice, 'hi there'));
     await bob.expectLine(lineFrom(alice, 'hi there'));
@@ -128,11 +121,7 @@ describe('chatd (seed behaviour)', () => {
 
 describe('chatd --idle-timeout 1', () => {
   const IDLE_ERROR = 'error: no line from you for 1 s; disconnected (send any line to stay)';
-  let server: ChatdProcess;
-  beforeAll(async () => {
-    server = await startChatd(['--idle-timeout', '1']);
-  });
-  afterEach(() => disconnectAll(server));
+  const server = useChatd(['--idle-timeout', '1']);
 
   /** Sends `line` every `everyMs` until the returned function is called. */
   function keepSending(client: ChatClient, line: string, everyMs: number): () => void {
@@ -141,9 +130,9 @@ describe('chatd --idle-timeout 1', () => {
   }
 
   it('tells the others "time out leave out", tells the idle client why, then closes it', async () => {
-    const alice = await connectAs(server.port, 'alice');
+    const alice = await connectAs(server().port, 'alice');
     const joinedAt = performance.now();
-    const bob = await connectAndGreet(server.port, [alice]);
+    const bob = await connectAndGreet(server().port, [alice]);
     const stopBob = keepSending(bob, '\n', 200);
     try {
       await alice.expectLine(IDLE_ERROR, 4000);
@@ -160,7 +149,7 @@ describe('chatd --idle-timeout 1', () => {
   });
 
   it('keeps a client that sends only empty lines, since any complete line resets the clock', async () => {
-    const carol = await connectAs(server.port, 'carol');
+    const carol = await connectAs(server().port, 'carol');
     const stop = keepSending(carol, '\n', 200);
     try {
       await delay(1800); // well past the 1 s timeout: the time itself is what is tested
@@ -176,7 +165,7 @@ describe('chatd --idle-timeout 1', () => {
   });
 
   it('counts an invalid command and a discarded overlong line as activity (PROTOCOL.md §2.5)', async () => {
-    const erin = await connectAs(server.port, 'erin');
+    const erin = await connectAs(server().port, 'erin');
     const stop = keepSending(erin, `/nope\n${'x'.repeat(5000)}\n`, 200);
     try {
       await delay(1800); // well past the 1 s timeout
@@ -195,7 +184,7 @@ describe('chatd --idle-timeout 1', () => {
   });
 
   it('times out a client that sends bytes but never a newline', async () => {
-    const dave = await connectAs(server.port, 'dave');
+    const dave = await connectAs(server().port, 'dave');
     const lastLineAt = performance.now();
     const stop = keepSending(dave, 'x', 100);
     try {
