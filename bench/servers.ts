@@ -2,7 +2,7 @@
 // started on a free loopback port and stopped by their PID; and what /proc says of a server's
 // CPU time and memory, for a server the bench started or one given by --server-pid.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -59,9 +59,36 @@ export async function spawnServer(options: SpawnOptions): Promise<RunningServer>
   }
 }
 
+/**
+ * The limits meant for people would measure themselves, not chatd: 5000 bench clients come
+ * from one address and send faster than anyone types. Older checkouts (a regression check's
+ * reference) may not have these flags, so only the ones its --help lists are passed.
+ */
+const LIMITS_OFF: ReadonlyArray<readonly [string, string]> = [
+  ['--rate-limit', '0'],
+  ['--max-per-ip', '0'],
+];
+
+function limitsOff(root: string): string[] {
+  const help = execFileSync(process.execPath, ['cli/chatd.ts', '--help'], { cwd: root, encoding: 'utf8' });
+  return LIMITS_OFF.filter(([flag]) => help.includes(flag)).flat();
+}
+
 async function spawnChatd(options: SpawnOptions): Promise<RunningServer> {
   const root = options.chatdRoot ?? THIS_ROOT;
-  const args = ['cli/chatd.ts', '--host', HOST, '--port', '0', '--workers', String(options.workers), ...(options.extraArgs ?? [])];
+  const args = [
+    'cli/chatd.ts',
+    '--host',
+    HOST,
+    '--port',
+    '0',
+    '--workers',
+    String(options.workers),
+    '--log-level',
+    'info',
+    ...limitsOff(root),
+    ...(options.extraArgs ?? []),
+  ];
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`chatd in ${root} did not start listening within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);

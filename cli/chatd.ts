@@ -5,13 +5,14 @@
 
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { readFileSync } from 'node:fs';
 import {
-  buildConfig,
   ConfigError,
   DEFAULT_HOST,
   DEFAULT_LOG_LEVEL,
-  INTEGER_OPTIONS,
   LOG_LEVELS,
+  NUMBER_OPTIONS,
+  resolveConfig,
   type ServerConfig,
 } from '../server/config.ts';
 import { createLogger } from '../server/log.ts';
@@ -55,20 +56,27 @@ async function main(): Promise<void> {
 }
 
 function parseArguments(argv: string[]): ServerConfig {
+  // No yargs defaults: resolveConfig must see which flags were given, so that a flag wins over
+  // CHATD_* and the config file while an absent one does not. --help still shows the defaults.
   const parser = yargs(argv)
     .scriptName('chatd')
     .usage('$0 [options]\n\nA broadcast chat server: telnet in on --port and everyone online sees your lines.')
-    .option('host', { type: 'string', default: DEFAULT_HOST, describe: 'address to listen on (:: or 0.0.0.0 for all)' });
-  for (const option of INTEGER_OPTIONS) {
+    .option('host', { type: 'string', defaultDescription: DEFAULT_HOST, describe: 'address to listen on (:: or 0.0.0.0 for all)' });
+  for (const option of NUMBER_OPTIONS) {
     // Untyped, so that buildConfig sees what was typed and can say what is wrong with it.
-    parser.option(option.flag, { default: option.default, describe: option.description, requiresArg: true });
+    parser.option(option.flag, { defaultDescription: String(option.default), describe: option.description, requiresArg: true });
   }
-  const raw = parser
+  const flags = parser
     .option('log-level', {
       type: 'string',
-      default: DEFAULT_LOG_LEVEL,
+      defaultDescription: DEFAULT_LOG_LEVEL,
       // Not yargs' `choices`: its error takes several lines; buildConfig says it in one.
       describe: `least severe log line written to stderr: ${LOG_LEVELS.join(', ')}`,
+    })
+    .option('config', {
+      type: 'string',
+      requiresArg: true,
+      describe: 'a JSON file of settings named as the flags, e.g. {"port": 8000}; CHATD_* variables override it, flags override both',
     })
     .strict()
     .version(packageVersion())
@@ -80,7 +88,7 @@ function parseArguments(argv: string[]): ServerConfig {
     })
     .parseSync() as Record<string, unknown>;
   try {
-    return buildConfig(raw);
+    return resolveConfig(flags, process.env, (path) => readFileSync(path, 'utf8'));
   } catch (error) {
     if (error instanceof ConfigError) fail('chatd', error.message, EXIT_USAGE);
     throw error;

@@ -13,6 +13,9 @@ export const ERROR_CODES = {
   UNKNOWN_COMMAND: 'CHAT_ERR_UNKNOWN_COMMAND',
   COMMAND_SYNTAX: 'CHAT_ERR_COMMAND_SYNTAX',
   NO_SUCH_USER: 'CHAT_ERR_NO_SUCH_USER',
+  RATE_LIMITED: 'CHAT_ERR_RATE_LIMITED',
+  FLOODING: 'CHAT_ERR_FLOODING',
+  TOO_MANY_FROM_ADDRESS: 'CHAT_ERR_TOO_MANY_FROM_ADDRESS',
   SERVER_FULL: 'CHAT_ERR_SERVER_FULL',
   IDLE_TIMEOUT: 'CHAT_ERR_IDLE_TIMEOUT',
   SLOW_CONSUMER: 'CHAT_ERR_SLOW_CONSUMER',
@@ -65,7 +68,16 @@ export const commandSyntax = (usage: string): ProtocolError =>
 export const noSuchUser = (name: string): ProtocolError =>
   stays(ERROR_CODES.NO_SUCH_USER, `nobody named ${name} is online; try who`);
 
+export const rateLimited = (linesPerSecond: number, burst: number): ProtocolError =>
+  stays(ERROR_CODES.RATE_LIMITED, `slow down: at most ${linesPerSecond} lines a second (${burst} at once); your lines are delayed`);
+
 // Errors that are the last line before the server closes the connection (§6.2).
+
+export const flooding = (linesPerSecond: number, seconds: number): ProtocolError =>
+  closes(ERROR_CODES.FLOODING, `flooding: over ${linesPerSecond} lines a second for ${seconds} s; disconnected`);
+
+export const tooManyFromAddress = (maxPerIp: number): ProtocolError =>
+  closes(ERROR_CODES.TOO_MANY_FROM_ADDRESS, `too many connections from your address (${maxPerIp}); close one and try again`);
 
 export const serverFull = (maxClients: number): ProtocolError =>
   closes(ERROR_CODES.SERVER_FULL, `server full (${maxClients} clients); try again later`);

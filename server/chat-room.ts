@@ -19,6 +19,7 @@ import {
   nameTaken,
   noSuchUser,
   serverFull,
+  tooManyFromAddress,
   type Command,
   type ProtocolError,
 } from '../protocol/index.ts';
@@ -43,6 +44,8 @@ export interface Delivery {
 
 export interface RoomSettings {
   readonly maxClients: number;
+  /** Clients online from one IP address; 0: no limit. */
+  readonly maxPerIp: number;
   readonly idleTimeoutSeconds: number;
 }
 
@@ -52,6 +55,9 @@ export class ChatRoom {
   readonly #log: Logger;
   readonly #presence = new Presence();
   readonly #idle: IdleTimer;
+  /** Clients online per IP address, and each client's address, for --max-per-ip. */
+  readonly #onlinePerIp = new Map<string, number>();
+  readonly #ipOf = new Map<number, string>();
 
   constructor(settings: RoomSettings, delivery: Delivery, log: Logger) {
     this.#settings = settings;
@@ -68,7 +74,7 @@ export class ChatRoom {
   handle(event: ClientEvent, now: number): void {
     switch (event.kind) {
       case 'connect':
-        return this.#connect(event.id, event.addr, now);
+        return this.#connect(event.id, event.addr, event.ip, now);
       case 'command':
         return this.#command(event.id, event.command, now);
       case 'framing-error':
@@ -82,7 +88,7 @@ export class ChatRoom {
   /** Times out every client idle since before `now`; returns when to call again, if anyone is left. */
   expireIdle(now: number): number | undefined {
     for (const id of this.#idle.takeExpired(now)) {
-      const member = this.#presence.remove(id);
+      const member = this.#remove(id);
       if (member === undefined) continue;
       // Seed: everyone else is told; the idle client is told why, then closed (PROTOCOL.md §5.2).
       this.#delivery.broadcast(encodeTimedOut(member.addr, member.name), id);
@@ -103,13 +109,21 @@ export class ChatRoom {
     return this.#idle.nextDeadline();
   }
 
-  #connect(id: number, addr: string, now: number): void {
+  #connect(id: number, addr: string, ip: string, now: number): void {
+    // Nobody sees a login for a client that never got in.
     if (this.#presence.size >= this.#settings.maxClients) {
-      // Nobody sees a login for a client that never got in.
       this.#delivery.close(id, encodeError(serverFull(this.#settings.maxClients)), CloseReason.ServerFull);
       this.#log.warn({ event: 'kick', addr, reason: CloseReason.ServerFull }, 'server full');
       return;
     }
+    const fromIp = this.#onlinePerIp.get(ip) ?? 0;
+    if (this.#settings.maxPerIp !== 0 && fromIp >= this.#settings.maxPerIp) {
+      this.#delivery.close(id, encodeError(tooManyFromAddress(this.#settings.maxPerIp)), CloseReason.TooManyFromAddress);
+      this.#log.warn({ event: 'kick', addr, reason: CloseReason.TooManyFromAddress }, 'too many connections from one address');
+      return;
+    }
+    this.#onlinePerIp.set(ip, fromIp + 1);
+    this.#ipOf.set(id, ip);
     const member = this.#presence.add(id, addr);
     this.#idle.touch(id, now);
     this.#delivery.admit(id);
@@ -160,7 +174,7 @@ export class ChatRoom {
   }
 
   #leave(id: number, reason: CloseReason): void {
-    const member = this.#presence.remove(id);
+    const member = this.#remove(id);
     if (member === undefined) return; // already gone: timed out, or refused at connect
     this.#idle.remove(id);
     // Closed first, so the client that leaves is not sent its own `login out`; a half-closed
@@ -168,6 +182,19 @@ export class ChatRoom {
     this.#delivery.close(id, null, reason);
     this.#delivery.broadcast(encodeLogout(member.addr, member.name), NOBODY);
     this.#logLeave(member, reason);
+  }
+
+  /** Takes a client out of presence and of the per-address count. */
+  #remove(id: number): Member | undefined {
+    const member = this.#presence.remove(id);
+    const ip = this.#ipOf.get(id);
+    if (ip !== undefined) {
+      this.#ipOf.delete(id);
+      const left = (this.#onlinePerIp.get(ip) ?? 1) - 1;
+      if (left === 0) this.#onlinePerIp.delete(ip);
+      else this.#onlinePerIp.set(ip, left);
+    }
+    return member;
   }
 
   #replyError(id: number, error: ProtocolError): void {

@@ -11,6 +11,10 @@ export const CloseReason = {
   SlowConsumer: 'SlowConsumer',
   /** --max-clients were already online. */
   ServerFull: 'ServerFull',
+  /** Over --rate-limit for as long as FLOOD_LINES take at that rate. */
+  Flooding: 'Flooding',
+  /** --max-per-ip clients from its IP address were already online. */
+  TooManyFromAddress: 'TooManyFromAddress',
   /** The server is shutting down (SIGINT, SIGTERM). */
   Shutdown: 'Shutdown',
   /** The worker thread that owned the socket died. */

@@ -17,21 +17,31 @@ export interface ServerConfig {
   readonly maxLineBytes: number;
   readonly maxClients: number;
   readonly maxPendingBytes: number;
+  /** Lines per second a client may send on average; 0: no limit. */
+  readonly rateLimit: number;
+  /** Lines a client may send at once before the rate applies. */
+  readonly rateBurst: number;
+  /** Connections online from one IP address; 0: no limit. */
+  readonly maxPerIp: number;
   readonly logLevel: LogLevel;
 }
 
-interface IntegerOption {
-  readonly key: keyof ServerConfig;
+type NumberKey = Exclude<keyof ServerConfig, 'host' | 'logLevel'>;
+
+interface NumberOption {
+  readonly key: NumberKey;
   readonly flag: string;
   readonly description: string;
   readonly default: number;
   readonly min: number;
   readonly max: number;
+  /** Whole numbers only (all but --rate-limit). */
+  readonly isInteger: boolean;
 }
 
-/** The numeric options, in the order --help lists them. */
-export const INTEGER_OPTIONS: readonly IntegerOption[] = [
-  { key: 'port', flag: 'port', description: 'TCP port to listen on (0: any free port)', default: 8000, min: 0, max: 65535 },
+/** The numeric options, in the order --help lists them, each default with its reason. */
+export const NUMBER_OPTIONS: readonly NumberOption[] = [
+  { key: 'port', flag: 'port', description: 'TCP port to listen on (0: any free port)', default: 8000, min: 0, max: 65535, isInteger: true },
   {
     key: 'workers',
     flag: 'workers',
@@ -39,14 +49,17 @@ export const INTEGER_OPTIONS: readonly IntegerOption[] = [
     default: Math.min(availableParallelism(), MAX_WORKERS),
     min: 1,
     max: MAX_WORKERS,
+    isInteger: true,
   },
   {
+    // The seed's value: long enough for a person who is reading, short enough to free a dead client's name.
     key: 'idleTimeoutSeconds',
     flag: 'idle-timeout',
     description: 'seconds without a complete line before a client is timed out',
     default: 60,
     min: 1,
     max: 86_400,
+    isInteger: true,
   },
   {
     key: 'maxLineBytes',
@@ -55,6 +68,7 @@ export const INTEGER_OPTIONS: readonly IntegerOption[] = [
     default: DEFAULT_MAX_LINE_BYTES,
     min: 16,
     max: 1 << 20,
+    isInteger: true,
   },
   {
     key: 'maxClients',
@@ -63,6 +77,7 @@ export const INTEGER_OPTIONS: readonly IntegerOption[] = [
     default: 10_000,
     min: 1,
     max: 1_000_000,
+    isInteger: true,
   },
   {
     key: 'maxPendingBytes',
@@ -71,23 +86,55 @@ export const INTEGER_OPTIONS: readonly IntegerOption[] = [
     default: 1 << 20,
     min: 4096,
     max: 1 << 30,
+    isInteger: true,
+  },
+  {
+    // Sized for people, as IRC servers size theirs: nobody types two lines a second for long.
+    key: 'rateLimit',
+    flag: 'rate-limit',
+    description: 'lines per second a client may send on average; faster ones are slowed down (0: no limit)',
+    default: 2,
+    min: 0,
+    max: 1_000_000,
+    isInteger: false,
+  },
+  {
+    // Room for a short paste or a few quick lines before the rate applies.
+    key: 'rateBurst',
+    flag: 'rate-burst',
+    description: 'lines a client may send at once before --rate-limit applies',
+    default: 5,
+    min: 1,
+    max: 1_000_000,
+    isInteger: true,
+  },
+  {
+    // A NAT'd office or a family still fits; one machine cannot take the whole server.
+    key: 'maxPerIp',
+    flag: 'max-per-ip',
+    description: 'clients online at once from one IP address (0: no limit)',
+    default: 16,
+    min: 0,
+    max: 1_000_000,
+    isInteger: true,
   },
 ];
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
 
+/** Every key a config file, a CHATD_* variable or a flag may set. */
+export const CONFIG_KEYS: readonly string[] = ['host', ...NUMBER_OPTIONS.map((option) => option.flag), 'log-level'];
+
 /** A value the user gave that chatd cannot use; the message says what to change. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** Checks raw option values (as the CLI parsed them) and returns the config, or throws ConfigError. */
+/** Checks raw option values, keyed by flag name, and returns the config, or throws ConfigError. */
 export function buildConfig(raw: Readonly<Record<string, unknown>>): ServerConfig {
-  const values: Record<string, unknown> = {};
-  for (const option of INTEGER_OPTIONS) {
-    values[option.key] = checkInteger(option, raw[option.flag] ?? option.default);
-  }
+  const values = {} as Record<NumberKey, number>;
+  for (const option of NUMBER_OPTIONS) values[option.key] = checkNumber(option, raw[option.flag] ?? option.default);
   const host = raw['host'] ?? DEFAULT_HOST;
   if (Array.isArray(host)) throw new ConfigError(`--host was given ${host.length} times; give it once`);
   if (typeof host !== 'string' || host.trim() === '') {
@@ -97,7 +144,7 @@ export function buildConfig(raw: Readonly<Record<string, unknown>>): ServerConfi
   if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}; got ${String(logLevel)}`);
   }
-  const config = { ...(values as Omit<ServerConfig, 'host' | 'logLevel'>), host, logLevel: logLevel as LogLevel };
+  const config: ServerConfig = { ...values, host, logLevel: logLevel as LogLevel };
   // One broadcast of the longest line must fit, or a client that reads would be cut as slow.
   if (config.maxPendingBytes < 4 * config.maxLineBytes) {
     throw new ConfigError(
@@ -107,13 +154,82 @@ export function buildConfig(raw: Readonly<Record<string, unknown>>): ServerConfi
   return config;
 }
 
-function checkInteger(option: IntegerOption, value: unknown): number {
+function checkNumber(option: NumberOption, value: unknown): number {
   if (Array.isArray(value)) throw new ConfigError(`--${option.flag} was given ${value.length} times; give it once`);
   const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  if (typeof number !== 'number' || !Number.isInteger(number) || number < option.min || number > option.max) {
-    throw new ConfigError(
-      `--${option.flag} must be a whole number from ${option.min} to ${option.max}; got ${String(value)}`,
-    );
+  const kind = option.isInteger ? 'a whole number' : 'a number';
+  if (typeof number !== 'number' || !Number.isFinite(number) || (option.isInteger && !Number.isInteger(number)) || number < option.min || number > option.max) {
+    throw new ConfigError(`--${option.flag} must be ${kind} from ${option.min} to ${option.max}; got ${String(value)}`);
   }
   return number;
+}
+
+/** The environment variable for a key: `idle-timeout` is CHATD_IDLE_TIMEOUT. */
+export const envName = (key: string): string => `CHATD_${key.toUpperCase().replaceAll('-', '_')}`;
+
+/** CHATD_* variables that are not settings: read where they are used, never logged. */
+const OTHER_CHATD_VARIABLES = new Set(['CHATD_ADMIN_TOKEN']);
+
+/**
+ * Merges the sources of settings, later ones winning: defaults, the config file (JSON, keys as
+ * the flags are named), CHATD_* environment variables, then the flags given on the command line.
+ */
+export function resolveConfig(
+  flags: Readonly<Record<string, unknown>>,
+  env: Readonly<Record<string, string | undefined>>,
+  readFile: (path: string) => string,
+): ServerConfig {
+  const merged: Record<string, unknown> = {};
+  /** Where each value came from, so that an error names what the user actually wrote. */
+  const sources = new Map<string, string>();
+  const configPath = flags['config'] ?? env['CHATD_CONFIG'];
+  if (configPath !== undefined) {
+    const fromFile = readConfigFile(String(configPath), readFile);
+    Object.assign(merged, fromFile);
+    for (const key of Object.keys(fromFile)) sources.set(key, `"${key}" in ${String(configPath)}`);
+  }
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('CHATD_') || name === 'CHATD_CONFIG' || OTHER_CHATD_VARIABLES.has(name)) continue;
+    const key = CONFIG_KEYS.find((candidate) => envName(candidate) === name);
+    if (key === undefined) {
+      throw new ConfigError(`unknown environment variable ${name}; chatd reads ${CONFIG_KEYS.map(envName).join(', ')}`);
+    }
+    merged[key] = value;
+    sources.set(key, name);
+  }
+  for (const key of CONFIG_KEYS) {
+    if (flags[key] === undefined) continue;
+    merged[key] = flags[key];
+    sources.delete(key);
+  }
+  try {
+    return buildConfig(merged);
+  } catch (error) {
+    const key = error instanceof ConfigError ? CONFIG_KEYS.find((candidate) => error.message.startsWith(`--${candidate} `)) : undefined;
+    const source = key === undefined ? undefined : sources.get(key);
+    if (source === undefined) throw error;
+    throw new ConfigError(`${source}${(error as Error).message.slice(`--${key}`.length)}`);
+  }
+}
+
+function readConfigFile(path: string, readFile: (path: string) => string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (error) {
+    throw new ConfigError(`cannot read --config ${path}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`--config ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`--config ${path} must hold one JSON object, such as {"port": 8000}`);
+  }
+  for (const key of Object.keys(parsed)) {
+    if (!CONFIG_KEYS.includes(key)) throw new ConfigError(`--config ${path}: unknown key "${key}"; known keys: ${CONFIG_KEYS.join(', ')}`);
+  }
+  return parsed as Record<string, unknown>;
 }

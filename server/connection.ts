@@ -2,9 +2,20 @@
 // Runs in the worker thread that accepted the socket; never touches presence.
 
 import type { Socket } from 'node:net';
-import { decodeLine, lineTooLong, LineReader, type LineHandler } from '../protocol/index.ts';
+import { decodeLine, encodeError, flooding, lineTooLong, LineReader, rateLimited, type LineHandler } from '../protocol/index.ts';
 import { CloseReason } from './close-reason.ts';
+import { FLOOD_LINES, FloodControl } from './flood-control.ts';
 import type { ClientEvent } from './messages.ts';
+
+export interface ConnectionLimits {
+  readonly maxLineBytes: number;
+  /** Lines per second (0: no flood control) and the burst allowed before the rate applies. */
+  readonly rateLimit: number;
+  readonly rateBurst: number;
+}
+
+/** An event from one complete line (or a framing error): what flood control meters. */
+type LineEvent = Extract<ClientEvent, { kind: 'command' | 'framing-error' }>;
 
 /** How long a closing connection may take to flush its last lines before it is cut. */
 const CLOSE_GRACE_MS = 2000;
@@ -26,7 +37,10 @@ export class Connection implements LineHandler {
   readonly #socket: Socket;
   readonly #reader: LineReader;
   readonly #hooks: ConnectionHooks;
-  readonly #maxLineBytes: number;
+  readonly #limits: ConnectionLimits;
+  readonly #flood: FloodControl<LineEvent> | null;
+  /** The client half-closed while lines waited for flood control: report it once they are out. */
+  #isEndingAfterFlood = false;
   /** Online: receives broadcasts. Set by the primary's 'admit', cleared when closing starts. */
   isAdmitted = false;
   /** The server is closing it: nothing more is read or queued. A half-closed client is not closing. */
@@ -38,13 +52,26 @@ export class Connection implements LineHandler {
   /** Whether the primary has been told this connection is gone. */
   #isReported = false;
 
-  constructor(id: number, addr: string, socket: Socket, maxLineBytes: number, hooks: ConnectionHooks) {
+  constructor(id: number, addr: string, socket: Socket, limits: ConnectionLimits, hooks: ConnectionHooks) {
     this.id = id;
     this.addr = addr;
     this.#socket = socket;
     this.#hooks = hooks;
-    this.#maxLineBytes = maxLineBytes;
-    this.#reader = new LineReader(maxLineBytes, this);
+    this.#limits = limits;
+    this.#reader = new LineReader(limits.maxLineBytes, this);
+    this.#flood = limits.rateLimit === 0 ? null : new FloodControl<LineEvent>(limits.rateLimit, limits.rateBurst, {
+      pass: (event) => hooks.onEvent(event),
+      pause: () => socket.pause(),
+      resume: () => {
+        if (this.#isEndingAfterFlood) this.#report(CloseReason.ClientClosed);
+        else if (!this.isClosing) socket.resume();
+      },
+      warn: () => this.queue(Buffer.from(encodeError(rateLimited(limits.rateLimit, limits.rateBurst)))),
+      kick: () => {
+        const seconds = Math.round(FLOOD_LINES / limits.rateLimit);
+        this.kick(CloseReason.Flooding, Buffer.from(encodeError(flooding(limits.rateLimit, seconds))));
+      },
+    });
     socket.setNoDelay(true); // we coalesce ourselves, once per turn; Nagle would only add delay
     socket.on('data', (chunk: Buffer) => {
       if (this.isClosing) return;
@@ -56,12 +83,17 @@ export class Connection implements LineHandler {
       }
     });
     // The client half-closed (EOF): carry out what it sent, then close once the replies are out.
-    socket.on('end', () => this.#report(CloseReason.ClientClosed));
+    socket.on('end', () => {
+      if ((this.#flood?.waiting ?? 0) > 0) this.#isEndingAfterFlood = true;
+      else this.#report(CloseReason.ClientClosed);
+    });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       const isReset = error.code === 'ECONNRESET' || error.code === 'EPIPE';
       this.#report(isReset ? CloseReason.ClientClosed : CloseReason.SocketError);
     });
     socket.on('close', () => {
+      // Lines still over the rate when the client vanished are dropped: nobody was to see them yet.
+      this.#flood?.stop();
       this.#report(CloseReason.ClientClosed);
       hooks.onClosed(this);
     });
@@ -69,15 +101,21 @@ export class Connection implements LineHandler {
 
   // LineHandler: called by the reader, in stream order.
   onLine(line: Buffer): void {
-    this.#hooks.onEvent({ kind: 'command', id: this.id, command: decodeLine(line) });
+    this.#submit({ kind: 'command', id: this.id, command: decodeLine(line) });
   }
 
   onLineTooLong(): void {
-    this.#hooks.onEvent({ kind: 'framing-error', id: this.id, error: lineTooLong(this.#maxLineBytes) });
+    this.#submit({ kind: 'framing-error', id: this.id, error: lineTooLong(this.#limits.maxLineBytes) });
   }
 
   onDiscardedLineEnd(): void {
-    this.#hooks.onEvent({ kind: 'command', id: this.id, command: { type: 'empty' } });
+    this.#submit({ kind: 'command', id: this.id, command: { type: 'empty' } });
+  }
+
+  /** Every line goes through flood control, when it is on, so the order of lines is kept. */
+  #submit(event: LineEvent): void {
+    if (this.#flood === null) this.#hooks.onEvent(event);
+    else this.#flood.line(event);
   }
 
   /** Bytes written but not yet taken by the kernel. */
@@ -115,6 +153,7 @@ export class Connection implements LineHandler {
   end(): void {
     this.isAdmitted = false;
     this.isClosing = true;
+    this.#flood?.stop();
     this.#isReported = true; // the primary decided this, or already knows
     this.flush();
     this.#socket.end();
@@ -123,10 +162,18 @@ export class Connection implements LineHandler {
     this.#socket.once('close', () => clearTimeout(timer));
   }
 
+  /** Sends a last line, tells the primary why, and closes: the worker's own decision. */
+  kick(reason: CloseReason, lastLine: Buffer): void {
+    this.queue(lastLine);
+    this.#report(reason);
+    this.end();
+  }
+
   /** Cuts the connection at once, dropping unsent output, and tells the primary why. */
   destroy(reason: CloseReason): void {
     this.isAdmitted = false;
     this.isClosing = true;
+    this.#flood?.stop();
     this.#report(reason);
     this.#socket.destroy();
   }

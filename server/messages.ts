@@ -14,6 +14,9 @@ export interface WorkerSettings {
   readonly port: number;
   readonly maxLineBytes: number;
   readonly maxPendingBytes: number;
+  /** Flood control: lines per second (0: off) and burst. */
+  readonly rateLimit: number;
+  readonly rateBurst: number;
   readonly logLevel: string;
 }
 
@@ -28,7 +31,7 @@ export const workerOf = (connectionId: number): number => connectionId % MAX_WOR
 
 /** What happened on one connection, in the order it happened. */
 export type ClientEvent =
-  | { readonly kind: 'connect'; readonly id: number; readonly addr: string }
+  | { readonly kind: 'connect'; readonly id: number; readonly addr: string; readonly ip: string }
   /** A complete line: carried out by the primary, and it counts as activity. */
   | { readonly kind: 'command'; readonly id: number; readonly command: Command }
   /** A framing error before any line is complete (a line too long): answered, not activity. */

@@ -125,6 +125,8 @@ class Primary {
       port: this.#port,
       maxLineBytes: this.#config.maxLineBytes,
       maxPendingBytes: this.#config.maxPendingBytes,
+      rateLimit: this.#config.rateLimit,
+      rateBurst: this.#config.rateBurst,
       logLevel: this.#config.logLevel,
     };
     const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: settings });

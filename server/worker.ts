@@ -21,6 +21,7 @@ let dirty: Connection[] = [];
 /** Events of this turn, posted to the primary in one message. */
 let events: ClientEvent[] = [];
 let isEventFlushScheduled = false;
+let isOutputFlushScheduled = false;
 /** Ids of a replacement worker start past any id its predecessor could have given. */
 let serial = settings.firstSerial;
 let isShuttingDown = false;
@@ -40,6 +41,12 @@ const hooks = {
   },
   onOutput(connection: Connection): void {
     dirty.push(connection);
+    // Deliveries flush at the end of their batch; output of the worker's own (a flood-control
+    // notice) is flushed after this turn.
+    if (!isOutputFlushScheduled) {
+      isOutputFlushScheduled = true;
+      setImmediate(flushOutput);
+    }
   },
   onClosed(connection: Connection): void {
     connections.delete(connection.id);
@@ -65,9 +72,9 @@ function accept(socket: Socket): void {
   }
   const id = ++serial * MAX_WORKERS + settings.index;
   const addr = formatAddress(socket.remoteAddress, socket.remotePort);
-  const connection = new Connection(id, addr, socket, settings.maxLineBytes, hooks);
+  const connection = new Connection(id, addr, socket, settings, hooks);
   connections.set(id, connection);
-  hooks.onEvent({ kind: 'connect', id, addr });
+  hooks.onEvent({ kind: 'connect', id, addr, ip: socket.remoteAddress });
 }
 
 function deliver(ops: readonly DeliveryOp[]): void {
@@ -103,6 +110,7 @@ function deliver(ops: readonly DeliveryOp[]): void {
 
 /** One write per socket per batch, then the slow-consumer rule on what is left unsent. */
 function flushOutput(): void {
+  isOutputFlushScheduled = false;
   const batch = dirty;
   dirty = [];
   for (const connection of batch) {

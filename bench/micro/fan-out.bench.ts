@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { DEFAULT_MAX_LINE_BYTES, encodeChat } from '../../protocol/index.ts';
 import { encodeText } from '../../server/bytes.ts';
-import { INTEGER_OPTIONS } from '../../server/config.ts';
+import { NUMBER_OPTIONS } from '../../server/config.ts';
 import { Connection, type ConnectionHooks } from '../../server/connection.ts';
 import { MAX_WORKERS, NOBODY } from '../../server/messages.ts';
 import { createBench, runAndReport, type OperationSize } from './harness.ts';
@@ -18,7 +18,7 @@ const CLIENT_COUNTS = [100, 1000] as const;
 const CONNECT_BATCH = 100;
 /** How long the clients may take to read one sample's bytes before the bench gives up. */
 const DRAIN_DEADLINE_MS = 10_000;
-const MAX_PENDING_BYTES = INTEGER_OPTIONS.find((option) => option.key === 'maxPendingBytes')!.default;
+const MAX_PENDING_BYTES = NUMBER_OPTIONS.find((option) => option.key === 'maxPendingBytes')!.default;
 
 interface SocketPair {
   readonly server: Socket;
@@ -115,7 +115,7 @@ await once(listener, 'listening');
 const maxClients = Math.max(...CLIENT_COUNTS);
 const pairs = await openPairs(listener, maxClients, countRead);
 const connections = pairs.map(({ server }, i) => {
-  const connection = new Connection((i + 1) * MAX_WORKERS, `${HOST}:${server.remotePort ?? 0}`, server, DEFAULT_MAX_LINE_BYTES, hooks);
+  const connection = new Connection((i + 1) * MAX_WORKERS, `${HOST}:${server.remotePort ?? 0}`, server, { maxLineBytes: DEFAULT_MAX_LINE_BYTES, rateLimit: 0, rateBurst: 1 }, hooks);
   connection.isAdmitted = true;
   return connection;
 });

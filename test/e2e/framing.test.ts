@@ -127,7 +127,7 @@ describe('chatd framing (default limits)', () => {
 
 describe('chatd --max-line 64', () => {
   const TOO_LONG = 'error: line too long (over 64 bytes); it was discarded';
-  const server = useChatd(['--max-line', '64']);
+  const server = useChatd(['--max-line', '64', '--rate-limit', '0']);
 
   it('discards a longer line, tells only the sender, and keeps the connection', async () => {
     const alice = await connectAs(server().port, 'alice');

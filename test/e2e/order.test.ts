@@ -10,7 +10,7 @@ const CLIENTS = 40;
 const SENDERS = 6;
 const LINES_PER_SENDER = 60;
 
-const server = useChatd(['--workers', '2']);
+const server = useChatd(['--workers', '2', '--max-per-ip', '0', '--rate-limit', '0']);
 describe('chatd --workers 2', () => {
   it('delivers concurrent lines from several senders to every client in one identical order', async () => {
     const clients: ChatClient[] = [];

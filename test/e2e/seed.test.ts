@@ -121,7 +121,7 @@ describe('chatd (seed behaviour)', () => {
 
 describe('chatd --idle-timeout 1', () => {
   const IDLE_ERROR = 'error: no line from you for 1 s; disconnected (send any line to stay)';
-  const server = useChatd(['--idle-timeout', '1']);
+  const server = useChatd(['--idle-timeout', '1', '--rate-limit', '0']);
 
   /** Sends `line` every `everyMs` until the returned function is called. */
   function keepSending(client: ChatClient, line: string, everyMs: number): () => void {

@@ -30,6 +30,8 @@ export interface ClientOptions {
    * tens of megabytes of echoes need not stay in memory twice.
    */
   readonly keepRawLines?: boolean;
+  /** Connect from this local address (127.0.0.2 …), to be another IP address to the server. */
+  readonly localAddress?: string;
 }
 
 /** Clients connected since the last disconnectAll(), closed or not. */
@@ -271,7 +273,7 @@ function splitTerminator(raw: string): ReceivedLine {
 /** Connects to chatd; resolves once the TCP connection is up (before any line). */
 export function connect(port: number, host = '127.0.0.1', options: ClientOptions = {}): Promise<ChatClient> {
   return new Promise((resolve, reject) => {
-    const socket = connectSocket({ host, port });
+    const socket = connectSocket({ host, port, ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }) });
     socket.once('error', reject);
     socket.once('connect', () => {
       socket.off('error', reject);

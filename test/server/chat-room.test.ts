@@ -45,16 +45,16 @@ describe('ChatRoom', () => {
 
   beforeEach(() => {
     delivery = new RecordingDelivery();
-    room = new ChatRoom({ maxClients: 2, idleTimeoutSeconds: 60 }, delivery, pino({ level: 'silent' }));
-    room.handle({ kind: 'connect', id: ALICE, addr: A }, 0);
-    room.handle({ kind: 'connect', id: BOB, addr: B }, 0);
+    room = new ChatRoom({ maxClients: 2, maxPerIp: 0, idleTimeoutSeconds: 60 }, delivery, pino({ level: 'silent' }));
+    room.handle({ kind: 'connect', id: ALICE, addr: A, ip: '127.0.0.1' }, 0);
+    room.handle({ kind: 'connect', id: BOB, addr: B, ip: '127.0.0.1' }, 0);
     delivery.take();
   });
 
   it('admits a newcomer before announcing it, then greets it alone', () => {
     const fresh = new RecordingDelivery();
-    const other = new ChatRoom({ maxClients: 5, idleTimeoutSeconds: 60 }, fresh, pino({ level: 'silent' }));
-    other.handle({ kind: 'connect', id: 7, addr: A }, 0);
+    const other = new ChatRoom({ maxClients: 5, maxPerIp: 0, idleTimeoutSeconds: 60 }, fresh, pino({ level: 'silent' }));
+    other.handle({ kind: 'connect', id: 7, addr: A, ip: '127.0.0.1' }, 0);
     expect(fresh.ops).toEqual([
       ['admit', 7],
       ['broadcast', `[${A}]${A}:login\r\n`, -1],
@@ -63,11 +63,26 @@ describe('ChatRoom', () => {
   });
 
   it('refuses a client past maxClients without a login for anyone', () => {
-    room.handle({ kind: 'connect', id: 3, addr: '127.0.0.1:1003' }, 0);
+    room.handle({ kind: 'connect', id: 3, addr: '127.0.0.1:1003', ip: '127.0.0.1' }, 0);
     expect(delivery.take()).toEqual([
       ['close', 3, 'error: server full (2 clients); try again later\r\n', CloseReason.ServerFull],
     ]);
     expect(room.online).toBe(2);
+  });
+
+  it('refuses a client past maxPerIp from its address, and counts the address again when one leaves', () => {
+    const fresh = new RecordingDelivery();
+    const other = new ChatRoom({ maxClients: 10, maxPerIp: 1, idleTimeoutSeconds: 60 }, fresh, pino({ level: 'silent' }));
+    other.handle({ kind: 'connect', id: 1, addr: A, ip: '10.0.0.1' }, 0);
+    other.handle({ kind: 'connect', id: 2, addr: '10.0.0.2:5', ip: '10.0.0.2' }, 0);
+    fresh.take();
+    other.handle({ kind: 'connect', id: 3, addr: '10.0.0.1:6', ip: '10.0.0.1' }, 0);
+    expect(fresh.take()).toEqual([
+      ['close', 3, 'error: too many connections from your address (1); close one and try again\r\n', CloseReason.TooManyFromAddress],
+    ]);
+    other.handle({ kind: 'disconnect', id: 1, reason: CloseReason.ClientClosed }, 1);
+    other.handle({ kind: 'connect', id: 4, addr: '10.0.0.1:7', ip: '10.0.0.1' }, 1);
+    expect(fresh.take().some((op) => op[0] === 'admit' && op[1] === 4)).toBe(true);
   });
 
   it('renames, tells the sender and announces to everyone else', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildConfig, ConfigError } from '../../server/config.ts';
+import { buildConfig, ConfigError, resolveConfig } from '../../server/config.ts';
 
 describe('buildConfig', () => {
   it('uses the documented defaults', () => {
@@ -28,5 +28,42 @@ describe('buildConfig', () => {
     [{ host: ' ' }, '--host must be an address or a host name, such as 127.0.0.1 or ::; got  '],
   ])('refuses %o with a message that says what to change', (raw, message) => {
     expect(() => buildConfig(raw)).toThrow(new ConfigError(message));
+  });
+});
+
+describe('resolveConfig', () => {
+  const files: Record<string, string> = {
+    '/etc/chatd.json': '{"port": 9000, "idle-timeout": 30, "max-per-ip": 4}',
+    '/etc/bad.json': '{"port": 9000, "idle_timeout": 30}',
+    '/etc/broken.json': '{"port": ',
+  };
+  const readFile = (path: string): string => {
+    const text = files[path];
+    if (text === undefined) throw new Error(`ENOENT: no such file or directory, open '${path}'`);
+    return text;
+  };
+
+  it('lets flags win over CHATD_* variables, and those over the config file', () => {
+    const config = resolveConfig({ config: '/etc/chatd.json', port: '7000' }, { CHATD_IDLE_TIMEOUT: '15', CHATD_PORT: '8000' }, readFile);
+    expect(config).toMatchObject({ port: 7000, idleTimeoutSeconds: 15, maxPerIp: 4 });
+  });
+
+  it('reads the config file named by CHATD_CONFIG', () => {
+    expect(resolveConfig({}, { CHATD_CONFIG: '/etc/chatd.json' }, readFile)).toMatchObject({ port: 9000 });
+  });
+
+  it.each([
+    [{ config: '/etc/bad.json' }, {}, '--config /etc/bad.json: unknown key "idle_timeout"; known keys: host, port, workers, idle-timeout, max-line, max-clients, max-pending, rate-limit, rate-burst, max-per-ip, log-level'],
+    [{ config: '/etc/broken.json' }, {}, '--config /etc/broken.json is not valid JSON'],
+    [{ config: '/etc/none.json' }, {}, "cannot read --config /etc/none.json: ENOENT: no such file or directory, open '/etc/none.json'"],
+    [{}, { CHATD_PROT: '1' }, 'unknown environment variable CHATD_PROT'],
+    [{}, { CHATD_RATE_LIMIT: 'fast' }, 'CHATD_RATE_LIMIT must be a number from 0 to 1000000; got fast'],
+    [{ config: '/etc/chatd.json' }, { CHATD_MAX_PER_IP: '-1' }, 'CHATD_MAX_PER_IP must be a whole number from 0 to 1000000; got -1'],
+  ])('refuses %o with env %o, saying where the bad setting came from', (flags, env, message) => {
+    expect(() => resolveConfig(flags, env, readFile)).toThrow(message);
+  });
+
+  it('ignores CHATD_ADMIN_TOKEN, a secret read where it is used', () => {
+    expect(() => resolveConfig({}, { CHATD_ADMIN_TOKEN: 'x' }, readFile)).not.toThrow();
   });
 });
