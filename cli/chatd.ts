@@ -47,6 +47,10 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  if (process.env['CHATD_TEST_HOOKS'] === '1') {
+    // Test-only, and never reachable from the wire: SIGUSR2 makes worker 0 crash (issue #4).
+    process.on('SIGUSR2', () => server.crashWorker(0));
+  }
   // Only now: `listening` is the readiness signal, and a SIGTERM sent on seeing it must find the
   // handlers above in place, not the default action that kills without telling the clients.
   log.info(

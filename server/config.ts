@@ -168,7 +168,7 @@ function checkNumber(option: NumberOption, value: unknown): number {
 export const envName = (key: string): string => `CHATD_${key.toUpperCase().replaceAll('-', '_')}`;
 
 /** CHATD_* variables that are not settings: read where they are used, never logged. */
-const OTHER_CHATD_VARIABLES = new Set(['CHATD_ADMIN_TOKEN']);
+const OTHER_CHATD_VARIABLES = new Set(['CHATD_ADMIN_TOKEN', 'CHATD_TEST_HOOKS']);
 
 /**
  * Merges the sources of settings, later ones winning: defaults, the config file (JSON, keys as

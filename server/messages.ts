@@ -62,4 +62,6 @@ export type PrimaryMessage =
   /** One batch per turn of the primary's event loop. */
   | { readonly type: 'deliver'; readonly ops: readonly DeliveryOp[] }
   /** Stop listening, send `notice` to every client, flush, close, then answer 'drained'. */
-  | { readonly type: 'shutdown'; readonly notice: Uint8Array };
+  | { readonly type: 'shutdown'; readonly notice: Uint8Array }
+  /** Test hook (CHATD_TEST_HOOKS=1 only): throw an uncaught error, as a bug would. */
+  | { readonly type: 'test-crash' };

@@ -11,7 +11,7 @@ import { ChatRoom } from './chat-room.ts';
 import type { ServerConfig } from './config.ts';
 import { Dispatcher } from './dispatcher.ts';
 import type { Logger } from './log.ts';
-import { SERIALS_PER_START, workerOf, type PrimaryMessage, type WorkerMessage, type WorkerSettings } from './messages.ts';
+import { SERIALS_PER_START, workerOf, type ClientEvent, type PrimaryMessage, type WorkerMessage, type WorkerSettings } from './messages.ts';
 
 /** SIGTERM to exit: clients get this long to take their last lines (the issue asks for 5 s in all). */
 const SHUTDOWN_DRAIN_MS = 4000;
@@ -31,13 +31,20 @@ export interface RunningServer {
   readonly port: number;
   /** Tells every client, flushes, closes every socket and stops the workers. */
   stop(): Promise<void>;
+  /** Test hook: makes worker `index` throw an uncaught error, as a bug would. */
+  crashWorker(index: number): void;
 }
 
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
   const port = await reservePort(config.host, config.port);
   const primary = new Primary(config, port, log);
   await primary.start();
-  return { host: config.host, port, stop: () => primary.stop() };
+  return {
+    host: config.host,
+    port,
+    stop: () => primary.stop(),
+    crashWorker: (index) => primary.post(index, { type: 'test-crash' }),
+  };
 }
 
 /**
@@ -79,7 +86,7 @@ class Primary {
     this.#port = port;
     this.#log = log;
     this.#dispatcher = new Dispatcher({
-      post: (index, ops) => this.#post(index, { type: 'deliver', ops }),
+      post: (index, ops) => this.post(index, { type: 'deliver', ops }),
       workerIndexes: () => this.#workers.keys(),
     });
     this.#room = new ChatRoom(config, this.#dispatcher, log);
@@ -158,7 +165,19 @@ class Primary {
 
   #handleEvents(message: Extract<WorkerMessage, { type: 'events' }>): void {
     const now = performance.now();
-    for (const event of message.events) this.#room.handle(event, now);
+    const events: unknown = message.events;
+    if (!Array.isArray(events)) {
+      this.#log.error({ message }, 'malformed events from a worker; ignored');
+      return;
+    }
+    for (const event of events as ClientEvent[]) {
+      try {
+        this.#room.handle(event, now);
+      } catch (error) {
+        // A malformed event is a bug in a worker; the primary, and everyone's chat, go on.
+        this.#log.error({ event, err: error }, 'could not handle an event from a worker; ignored');
+      }
+    }
     if (this.#idleTimer === undefined) this.#armIdleTimer(this.#room.nextIdleDeadline());
   }
 
@@ -184,7 +203,7 @@ class Primary {
     });
   }
 
-  #post(index: number, message: PrimaryMessage): void {
+  post(index: number, message: PrimaryMessage): void {
     this.#workers.get(index)?.postMessage(message);
   }
 }

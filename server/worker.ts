@@ -148,6 +148,12 @@ port.on('message', (message: PrimaryMessage) => {
       return deliver(message.ops);
     case 'shutdown':
       return shutdown(message.notice);
+    case 'test-crash':
+      // Outside any client's try/catch, so it takes the whole thread down.
+      setImmediate(() => {
+        throw new Error(`test hook: worker ${settings.index} crashes on purpose`);
+      });
+      return;
   }
 });
 

@@ -34,6 +34,8 @@ export interface ChatdProcess {
   waitForLog(predicate: (record: LogRecord, index: number) => boolean, timeoutMs?: number): Promise<LogRecord>;
   /** Sends `signal` once (by PID) unless the process has exited; resolves when it has. */
   stop(signal?: NodeJS.Signals): Promise<ExitStatus>;
+  /** Sends a signal that is not meant to stop it (SIGUSR2 for the test hooks). */
+  signal(signal: NodeJS.Signals): void;
 }
 
 /** What a chatd run that is expected to end by itself printed, and how it ended. */
@@ -116,6 +118,10 @@ class Chatd implements ChatdProcess {
     return this.exited;
   }
 
+  signal(signal: NodeJS.Signals): void {
+    if (!this.hasExited) this.#child.kill(signal);
+  }
+
   /** The last resort of stopAllChatd, for a process that ignored its SIGTERM. */
   kill(): void {
     if (!this.hasExited) this.#child.kill('SIGKILL');
@@ -150,9 +156,10 @@ function parseLogLine(line: string): LogRecord {
   return { raw: line };
 }
 
-function spawnChatd(args: readonly string[]): Chatd {
+function spawnChatd(args: readonly string[], extraEnv: Readonly<Record<string, string>> = {}): Chatd {
   // Without vitest's NODE_OPTIONS: chatd must run as a user would run it.
-  const { NODE_OPTIONS: _omitted, ...env } = process.env;
+  const { NODE_OPTIONS: _omitted, ...inherited } = process.env;
+  const env = { ...inherited, ...extraEnv };
   const child = spawn(process.execPath, [CHATD_ENTRY, ...args], {
     cwd: REPO_ROOT,
     env,
@@ -165,8 +172,8 @@ function spawnChatd(args: readonly string[]): Chatd {
  * Starts `chatd --port 0 ...args` and resolves once it logs `listening`, with the port it got.
  * Rejects with its stderr if it exits first or does not listen within 10 s.
  */
-export async function startChatd(args: readonly string[] = []): Promise<ChatdProcess> {
-  const chatd = spawnChatd(['--port', '0', ...args]);
+export async function startChatd(args: readonly string[] = [], env: Readonly<Record<string, string>> = {}): Promise<ChatdProcess> {
+  const chatd = spawnChatd(['--port', '0', ...args], env);
   const failed = (why: string): Error => new Error(`chatd ${args.join(' ')} ${why}; stderr:\n${chatd.stderr}`);
   const listening = chatd
     .waitForLog((record) => record['event'] === 'listening', START_TIMEOUT_MS)
