@@ -198,9 +198,10 @@ class Primary {
     // Its sockets died with it: everyone else is told they left, and a new worker takes the port.
     this.#log.error({ worker: index, exitCode: code }, 'worker thread exited; starting a replacement');
     this.#room.dropWorker((id) => workerOf(id) === index);
-    this.#startWorker(index).catch((error: unknown) => {
-      this.#log.fatal({ worker: index, err: error }, 'could not replace a worker thread');
-    });
+    this.#startWorker(index).then(
+      () => this.#log.warn({ event: 'worker-replaced', worker: index }, 'replacement worker thread listening'),
+      (error: unknown) => this.#log.fatal({ worker: index, err: error }, 'could not replace a worker thread'),
+    );
   }
 
   post(index: number, message: PrimaryMessage): void {

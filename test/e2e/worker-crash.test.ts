@@ -35,7 +35,7 @@ describe('chatd --workers 2 when worker 0 crashes', () => {
       const gone = new Set(doomed.map((client) => lineFrom(client, 'login out')));
       while (gone.size > 0) gone.delete(await survivor.nextLine(5000));
     }
-    await server.waitForLog((log) => log['msg'] === 'worker thread exited; starting a replacement');
+    await server.waitForLog((log) => log['event'] === 'worker-replaced' && log['worker'] === 0, 10_000);
 
     // The others never noticed: they chat on, in one order.
     const [first, ...rest] = survivors;
