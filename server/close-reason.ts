@@ -26,3 +26,11 @@ export const CloseReason = {
 } as const;
 
 export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
+
+/**
+ * The reasons a client is put out by the server: every reason but the client's own leaving
+ * (ClientClosed, Quit). Logged as `kick`, counted by `chatd_kicks_total{reason}`.
+ */
+export const KICK_REASONS: readonly CloseReason[] = Object.values(CloseReason).filter(
+  (reason) => reason !== CloseReason.ClientClosed && reason !== CloseReason.Quit,
+);

@@ -6,6 +6,7 @@ import { decodeLine, encodeError, flooding, lineTooLong, LineReader, rateLimited
 import { CloseReason } from './close-reason.ts';
 import { FLOOD_LINES, FloodControl } from './flood-control.ts';
 import type { ClientEvent } from './messages.ts';
+import type { TrafficCounters } from './metrics.ts';
 
 export interface ConnectionLimits {
   readonly maxLineBytes: number;
@@ -19,6 +20,9 @@ type LineEvent = Extract<ClientEvent, { kind: 'command' | 'framing-error' }>;
 
 /** How long a closing connection may take to flush its last lines before it is cut. */
 const CLOSE_GRACE_MS = 2000;
+
+/** Where the counts go when nobody reads them (a Connection made outside a worker, as the micro-benchmarks do). */
+const UNREAD_COUNTERS: TrafficCounters = { linesIn: 0, bytesIn: 0, bytesOut: 0 };
 
 export interface ConnectionHooks {
   /** Called with every event of this connection, in order. */
@@ -39,6 +43,8 @@ export class Connection implements LineHandler {
   readonly #hooks: ConnectionHooks;
   readonly #limits: ConnectionLimits;
   readonly #flood: FloodControl<LineEvent> | null;
+  /** Shared by every connection of the worker; only ever incremented here. */
+  readonly #counters: TrafficCounters;
   /** The client half-closed while lines waited for flood control: report it once they are out. */
   #isEndingAfterFlood = false;
   /** Online: receives broadcasts. Set by the primary's 'admit', cleared when closing starts. */
@@ -52,12 +58,20 @@ export class Connection implements LineHandler {
   /** Whether the primary has been told this connection is gone. */
   #isReported = false;
 
-  constructor(id: number, addr: string, socket: Socket, limits: ConnectionLimits, hooks: ConnectionHooks) {
+  constructor(
+    id: number,
+    addr: string,
+    socket: Socket,
+    limits: ConnectionLimits,
+    hooks: ConnectionHooks,
+    counters: TrafficCounters = UNREAD_COUNTERS,
+  ) {
     this.id = id;
     this.addr = addr;
     this.#socket = socket;
     this.#hooks = hooks;
     this.#limits = limits;
+    this.#counters = counters;
     this.#reader = new LineReader(limits.maxLineBytes, this);
     this.#flood = limits.rateLimit === 0 ? null : new FloodControl<LineEvent>(limits.rateLimit, limits.rateBurst, {
       pass: (event) => hooks.onEvent(event),
@@ -74,6 +88,7 @@ export class Connection implements LineHandler {
     });
     socket.setNoDelay(true); // we coalesce ourselves, once per turn; Nagle would only add delay
     socket.on('data', (chunk: Buffer) => {
+      this.#counters.bytesIn += chunk.length;
       if (this.isClosing) return;
       try {
         this.#reader.push(chunk);
@@ -101,6 +116,7 @@ export class Connection implements LineHandler {
 
   // LineHandler: called by the reader, in stream order.
   onLine(line: Buffer): void {
+    this.#counters.linesIn++;
     this.#submit({ kind: 'command', id: this.id, command: decodeLine(line) });
   }
 
@@ -141,11 +157,15 @@ export class Connection implements LineHandler {
     if (pending.length === 0 || this.#socket.destroyed) return;
     this.#pending = [];
     if (pending.length === 1) {
+      this.#counters.bytesOut += pending[0]!.length;
       this.#socket.write(pending[0]!);
       return;
     }
     this.#socket.cork();
-    for (const chunk of pending) this.#socket.write(chunk);
+    for (const chunk of pending) {
+      this.#counters.bytesOut += chunk.length;
+      this.#socket.write(chunk);
+    }
     this.#socket.uncork();
   }
 

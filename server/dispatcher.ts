@@ -54,22 +54,25 @@ export class Dispatcher implements Delivery {
     for (const index of this.#target.workerIndexes()) perWorker.set(index, []);
     // Consecutive broadcasts to everyone merge into one buffer: one encode, one write per socket.
     let run = '';
+    let runMessages = 0;
     const endRun = (): void => {
       if (run === '') return;
       const bytes = encodeText(run);
-      for (const list of perWorker.values()) list.push({ kind: 'broadcast', bytes, except: NOBODY });
+      for (const list of perWorker.values()) list.push({ kind: 'broadcast', bytes, messages: runMessages, except: NOBODY });
       run = '';
+      runMessages = 0;
     };
     for (const op of ops) {
       if (op.kind === 'broadcast' && op.except === NOBODY) {
         run += op.text;
+        runMessages++;
         continue;
       }
       endRun();
       switch (op.kind) {
         case 'broadcast': {
           const bytes = encodeText(op.text);
-          for (const list of perWorker.values()) list.push({ kind: 'broadcast', bytes, except: op.except });
+          for (const list of perWorker.values()) list.push({ kind: 'broadcast', bytes, messages: 1, except: op.except });
           break;
         }
         case 'admit':

@@ -4,6 +4,7 @@
 
 import type { Command, ProtocolError } from '../protocol/index.ts';
 import type { CloseReason } from './close-reason.ts';
+import type { MetricsJson } from './metrics.ts';
 
 /** What a worker thread is started with (workerData). */
 export interface WorkerSettings {
@@ -44,7 +45,9 @@ export type WorkerMessage =
   /** One batch per turn of the worker's event loop. */
   | { readonly type: 'events'; readonly events: readonly ClientEvent[] }
   /** After 'shutdown': every socket of this worker is closed. */
-  | { readonly type: 'drained' };
+  | { readonly type: 'drained' }
+  /** The answer to 'metrics-request' with the same id: this worker's metrics, read just now. */
+  | { readonly type: 'metrics'; readonly requestId: number; readonly metrics: MetricsJson };
 
 /** `except` of a broadcast to everyone. */
 export const NOBODY = -1;
@@ -53,7 +56,8 @@ export const NOBODY = -1;
 export type DeliveryOp =
   /** The connection is online: from now on it receives broadcasts. */
   | { readonly kind: 'admit'; readonly id: number }
-  | { readonly kind: 'broadcast'; readonly bytes: Uint8Array; readonly except: number }
+  /** `messages`: how many server messages `bytes` holds (consecutive broadcasts share one buffer). */
+  | { readonly kind: 'broadcast'; readonly bytes: Uint8Array; readonly messages: number; readonly except: number }
   | { readonly kind: 'send'; readonly id: number; readonly bytes: Uint8Array }
   /** Write `bytes` if given, flush, then close. */
   | { readonly kind: 'close'; readonly id: number; readonly bytes: Uint8Array | null; readonly reason: CloseReason };
@@ -63,5 +67,11 @@ export type PrimaryMessage =
   | { readonly type: 'deliver'; readonly ops: readonly DeliveryOp[] }
   /** Stop listening, send `notice` to every client, flush, close, then answer 'drained'. */
   | { readonly type: 'shutdown'; readonly notice: Uint8Array }
+  /**
+   * A scrape of /metrics: answer 'metrics' with this id. The primary waits METRICS_DEADLINE_MS
+   * for the answers; a worker that is late is missing from that scrape, and its late answer is
+   * dropped.
+   */
+  | { readonly type: 'metrics-request'; readonly requestId: number }
   /** Test hook (CHATD_TEST_HOOKS=1 only): throw an uncaught error, as a bug would. */
   | { readonly type: 'test-crash' };

@@ -3,12 +3,14 @@
 // Runs in worker threads only; never touches presence (docs/ARCHITECTURE.md §2).
 
 import { createServer, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { formatAddress } from '../protocol/index.ts';
 import { CloseReason } from './close-reason.ts';
 import { Connection } from './connection.ts';
 import { createLogger } from './log.ts';
 import { MAX_WORKERS, type ClientEvent, type DeliveryOp, type PrimaryMessage, type WorkerMessage, type WorkerSettings } from './messages.ts';
+import { createWorkerCounters, WorkerMetrics } from './metrics.ts';
 
 if (parentPort === null) throw new Error('server/worker.ts runs as a worker thread; start chatd instead');
 const port = parentPort;
@@ -25,6 +27,9 @@ let isOutputFlushScheduled = false;
 /** Ids of a replacement worker start past any id its predecessor could have given. */
 let serial = settings.firstSerial;
 let isShuttingDown = false;
+/** Plain numbers on the hot path; copied into the registry only when the primary asks (server/metrics.ts). */
+const counters = createWorkerCounters();
+const metrics = new WorkerMetrics(settings.index, counters, countAdmitted);
 
 function post(message: WorkerMessage): void {
   port.postMessage(message);
@@ -72,7 +77,7 @@ function accept(socket: Socket): void {
   }
   const id = ++serial * MAX_WORKERS + settings.index;
   const addr = formatAddress(socket.remoteAddress, socket.remotePort);
-  const connection = new Connection(id, addr, socket, settings, hooks);
+  const connection = new Connection(id, addr, socket, settings, hooks, counters);
   connections.set(id, connection);
   hooks.onEvent({ kind: 'connect', id, addr, ip: socket.remoteAddress });
 }
@@ -88,18 +93,30 @@ function deliver(ops: readonly DeliveryOp[]): void {
       case 'broadcast': {
         // Encoded once by the primary; the same bytes go to every socket.
         const bytes = asBuffer(op.bytes);
+        let recipients = 0;
         for (const connection of connections.values()) {
-          if (connection.isAdmitted && connection.id !== op.except) connection.queue(bytes);
+          if (connection.isAdmitted && connection.id !== op.except) {
+            connection.queue(bytes);
+            recipients++;
+          }
         }
+        counters.deliveries += recipients * op.messages;
         break;
       }
-      case 'send':
-        connections.get(op.id)?.queue(asBuffer(op.bytes));
+      case 'send': {
+        const connection = connections.get(op.id);
+        if (connection === undefined) break;
+        connection.queue(asBuffer(op.bytes));
+        counters.deliveries++;
         break;
+      }
       case 'close': {
         const connection = connections.get(op.id);
         if (connection === undefined) break;
-        if (op.bytes !== null) connection.queue(asBuffer(op.bytes));
+        if (op.bytes !== null) {
+          connection.queue(asBuffer(op.bytes));
+          counters.deliveries++;
+        }
         connection.end();
         break;
       }
@@ -118,9 +135,25 @@ function flushOutput(): void {
     if (connection.unsentBytes > settings.maxPendingBytes && !connection.isClosing) {
       // Its last line would wait behind a megabyte it is not reading: cut it (PROTOCOL.md §6.2).
       log.warn({ event: 'kick', addr: connection.addr, unsent: connection.unsentBytes }, 'slow consumer');
+      counters.slowConsumers++;
       connection.destroy(CloseReason.SlowConsumer);
     }
   }
+}
+
+/** Clients online on this worker, for the metrics: counted at scrape time, not kept up to date. */
+function countAdmitted(): number {
+  let admitted = 0;
+  for (const connection of connections.values()) if (connection.isAdmitted) admitted++;
+  return admitted;
+}
+
+/** Answers the primary's scrape; a failure leaves this worker out of it, as a late answer would. */
+function answerMetrics(requestId: number): void {
+  metrics.collect().then(
+    (json) => post({ type: 'metrics', requestId, metrics: json }),
+    (error: unknown) => log.error({ err: error }, 'could not collect metrics; left out of this scrape'),
+  );
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {
@@ -130,6 +163,7 @@ function asBuffer(bytes: Uint8Array): Buffer {
 function shutdown(notice: Uint8Array): void {
   isShuttingDown = true;
   server.close();
+  metrics.stop();
   if (connections.size === 0) {
     post({ type: 'drained' });
     return;
@@ -144,8 +178,15 @@ function shutdown(notice: Uint8Array): void {
 
 port.on('message', (message: PrimaryMessage) => {
   switch (message.type) {
-    case 'deliver':
-      return deliver(message.ops);
+    case 'deliver': {
+      // Once per batch, never per message: the cost of two clock reads and one histogram bucket.
+      const started = performance.now();
+      deliver(message.ops);
+      metrics.observeFanOut((performance.now() - started) / 1000);
+      return;
+    }
+    case 'metrics-request':
+      return answerMetrics(message.requestId);
     case 'shutdown':
       return shutdown(message.notice);
     case 'test-crash':

@@ -25,7 +25,7 @@ describe('Dispatcher', () => {
     dispatcher.broadcast('b\r\n', NOBODY);
     dispatcher.flush();
     for (const index of [0, 1]) {
-      expect(posted.get(index)!.map(readable)).toEqual([[{ kind: 'broadcast', bytes: 'a\r\nb\r\n', except: NOBODY }]]);
+      expect(posted.get(index)!.map(readable)).toEqual([[{ kind: 'broadcast', bytes: 'a\r\nb\r\n', messages: 2, except: NOBODY }]]);
     }
   });
 
@@ -40,16 +40,16 @@ describe('Dispatcher', () => {
     dispatcher.flush();
     expect(posted.get(0)!.map(readable)).toEqual([
       [
-        { kind: 'broadcast', bytes: 'login\r\n', except: NOBODY },
-        { kind: 'broadcast', bytes: 'renamed\r\n', except: onWorker1 },
+        { kind: 'broadcast', bytes: 'login\r\n', messages: 1, except: NOBODY },
+        { kind: 'broadcast', bytes: 'renamed\r\n', messages: 1, except: onWorker1 },
       ],
     ]);
     expect(posted.get(1)!.map(readable)).toEqual([
       [
         { kind: 'admit', id: onWorker1 },
-        { kind: 'broadcast', bytes: 'login\r\n', except: NOBODY },
+        { kind: 'broadcast', bytes: 'login\r\n', messages: 1, except: NOBODY },
         { kind: 'send', id: onWorker1, bytes: 'hello\r\n' },
-        { kind: 'broadcast', bytes: 'renamed\r\n', except: onWorker1 },
+        { kind: 'broadcast', bytes: 'renamed\r\n', messages: 1, except: onWorker1 },
         { kind: 'close', id: onWorker1, bytes: null, reason: CloseReason.Quit },
       ],
     ]);

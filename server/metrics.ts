@@ -1,0 +1,208 @@
+// The Prometheus metrics (prom-client) of both sides, and how one scrape puts them together.
+// Workers count with plain numbers on their hot path (WorkerCounters) and copy them into a
+// registry of their own only when the primary asks; the primary merges their answers with its
+// own registry through prom-client's AggregatorRegistry, which exists for exactly this (cluster
+// workers). docs/OPERATIONS.md §8 lists every metric; a name changed here is changed there.
+
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { KICK_REASONS, type CloseReason } from './close-reason.ts';
+
+/** One registry's metrics as prom-client's getMetricsAsJSON gives them: plain data, safe to post. */
+export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+/**
+ * Counted by a worker as things happen: plain numbers, so that the per-message path costs an
+ * increment and nothing more. Read only when the primary asks for metrics.
+ */
+export interface WorkerCounters {
+  /** Complete client lines framed by the line reader (an overlong, discarded line is not one). */
+  linesIn: number;
+  /** Server messages queued to clients: a broadcast counts once per recipient. */
+  deliveries: number;
+  bytesIn: number;
+  /** Bytes handed to client sockets. */
+  bytesOut: number;
+  slowConsumers: number;
+}
+
+export function createWorkerCounters(): WorkerCounters {
+  return { linesIn: 0, deliveries: 0, bytesIn: 0, bytesOut: 0, slowConsumers: 0 };
+}
+
+/** The counters one Connection bumps itself. */
+export type TrafficCounters = Pick<WorkerCounters, 'linesIn' | 'bytesIn' | 'bytesOut'>;
+
+/**
+ * Upper bounds (seconds) of the fan-out histogram: from an idle worker's few microseconds to a
+ * batch that writes thousands of sockets, where a broadcast starts to be felt.
+ */
+export const FAN_OUT_BUCKETS_SECONDS: readonly number[] = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+];
+
+type EventLoopMonitor = ReturnType<typeof monitorEventLoopDelay>;
+
+/** Event-loop delay is sampled at this resolution (ms); what is below it does not show. */
+const LAG_RESOLUTION_MS = 10;
+
+const LAG_HELP =
+  'How late one thread\'s event loop ran a 10 ms timer (perf_hooks monitorEventLoopDelay, minus the 10 ms), ' +
+  'since the previous scrape; quantile="1" is the maximum.';
+
+/**
+ * `chatd_event_loop_lag_seconds{thread,quantile}`, read from a monitor of this thread and reset
+ * at every scrape, so each scrape shows the delay since the one before.
+ */
+function registerEventLoopLag(registry: Registry, thread: string): EventLoopMonitor {
+  const monitor = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+  monitor.enable();
+  new Gauge({
+    name: 'chatd_event_loop_lag_seconds',
+    help: LAG_HELP,
+    labelNames: ['thread', 'quantile'],
+    registers: [registry],
+    collect() {
+      // The monitor records the whole interval between its timer's runs; the lag is what is past
+      // the interval. Nothing recorded yet (a scrape right after the last): 0.
+      const seconds = (ns: number): number => (monitor.count === 0 ? 0 : Math.max(0, ns - LAG_RESOLUTION_MS * 1e6) / 1e9);
+      this.set({ thread, quantile: '0.5' }, seconds(monitor.percentile(50)));
+      this.set({ thread, quantile: '0.99' }, seconds(monitor.percentile(99)));
+      this.set({ thread, quantile: '1' }, seconds(monitor.max));
+      monitor.reset();
+    },
+  });
+  return monitor;
+}
+
+/** A worker's registry: its counters, its clients, its fan-out times and its event-loop lag. */
+export class WorkerMetrics {
+  readonly #registry = new Registry();
+  readonly #fanOut: Histogram<'worker'>;
+  readonly #labels: { readonly worker: string };
+  readonly #monitor: EventLoopMonitor;
+
+  /** `countClients` is called at scrape time only. */
+  constructor(index: number, counters: WorkerCounters, countClients: () => number) {
+    const labels = { worker: String(index) };
+    this.#labels = labels;
+    const registers = [this.#registry];
+    new Gauge({
+      name: 'chatd_clients_connected',
+      help: 'Clients online on this worker thread (admitted by the primary, not yet closing).',
+      labelNames: ['worker'],
+      registers,
+      collect() {
+        this.set(labels, countClients());
+      },
+    });
+    const counter = (name: string, help: string, read: () => number): void => {
+      let reported = 0;
+      new Counter({
+        name,
+        help,
+        labelNames: ['worker'],
+        registers,
+        collect() {
+          // The plain number only grows; the counter takes what it grew by since the last scrape.
+          const now = read();
+          this.inc(labels, now - reported);
+          reported = now;
+        },
+      });
+    };
+    counter('chatd_lines_in_total', 'Complete client lines read by this worker (lines over --max-line are not counted).', () => counters.linesIn);
+    counter(
+      'chatd_deliveries_total',
+      'Server messages queued to clients by this worker: a broadcast counts once per recipient, a reply once.',
+      () => counters.deliveries,
+    );
+    counter('chatd_bytes_in_total', 'Bytes read from client sockets by this worker, telnet commands included.', () => counters.bytesIn);
+    counter('chatd_bytes_out_total', 'Bytes written to client sockets by this worker.', () => counters.bytesOut);
+    counter(
+      'chatd_slow_consumers_total',
+      'Clients this worker cut because more than --max-pending bytes waited for them (also in chatd_kicks_total).',
+      () => counters.slowConsumers,
+    );
+    this.#fanOut = new Histogram({
+      name: 'chatd_fanout_batch_seconds',
+      help:
+        "Time a worker takes to carry out one 'deliver' batch from the primary: queue every message " +
+        'on every recipient and write each socket once (measured in the worker, per batch).',
+      labelNames: ['worker'],
+      buckets: [...FAN_OUT_BUCKETS_SECONDS],
+      registers,
+    });
+    this.#fanOut.zero(labels);
+    this.#monitor = registerEventLoopLag(this.#registry, `worker-${index}`);
+  }
+
+  /** Once per 'deliver' batch, never per message. */
+  observeFanOut(seconds: number): void {
+    this.#fanOut.observe(this.#labels, seconds);
+  }
+
+  /** Reads every counter into the registry and returns it as data for the primary. */
+  collect(): Promise<MetricsJson> {
+    return this.#registry.getMetricsAsJSON();
+  }
+
+  stop(): void {
+    this.#monitor.disable();
+  }
+}
+
+/** The primary's registry (presence, kicks, its own event loop) and the merge of a scrape. */
+export class PrimaryMetrics {
+  readonly #registry = new Registry();
+  readonly #kicks: Counter<'reason'>;
+  readonly #missing: Gauge;
+  readonly #monitor: EventLoopMonitor;
+
+  /** `countOnline` is called at scrape time only. */
+  constructor(countOnline: () => number) {
+    const registers = [this.#registry];
+    new Gauge({
+      name: 'chatd_clients_online',
+      help: 'Clients online, as the primary\'s presence (and `who`) lists them.',
+      registers,
+      collect() {
+        this.set(countOnline());
+      },
+    });
+    this.#kicks = new Counter({
+      name: 'chatd_kicks_total',
+      help: 'Clients put out by the server, by close reason (docs/OPERATIONS.md §6); a refused connection counts too.',
+      labelNames: ['reason'],
+      registers,
+    });
+    // Every reason from the start: a series that appears only on the first kick breaks rate().
+    for (const reason of KICK_REASONS) this.#kicks.inc({ reason }, 0);
+    this.#missing = new Gauge({
+      name: 'chatd_scrape_workers_missing',
+      help: 'Worker threads that did not answer this scrape in time (200 ms); their metrics are missing from it.',
+      registers,
+    });
+    this.#monitor = registerEventLoopLag(this.#registry, 'primary');
+  }
+
+  countKick(reason: CloseReason): void {
+    this.#kicks.inc({ reason });
+  }
+
+  /**
+   * The whole scrape in the Prometheus text format: the primary's metrics, then the workers'
+   * answers in the order given. Their series differ by the `worker` or `thread` label, so the
+   * merge only puts each metric's lines under one HELP and TYPE.
+   */
+  async render(workerAnswers: readonly MetricsJson[], missingWorkers: number): Promise<{ contentType: string; text: string }> {
+    this.#missing.set(missingWorkers);
+    const own = await this.#registry.getMetricsAsJSON();
+    const merged = AggregatorRegistry.aggregate([own, ...workerAnswers]);
+    return { contentType: this.#registry.contentType, text: await merged.metrics() };
+  }
+
+  stop(): void {
+    this.#monitor.disable();
+  }
+}
