@@ -22,7 +22,9 @@ import {
   tooManyFromAddress,
   type Command,
   type ProtocolError,
+  type WhoEntry,
 } from '../protocol/index.ts';
+import { encodeAnnouncement } from './announcement.ts';
 import { CloseReason } from './close-reason.ts';
 import { IdleTimer } from './idle-timer.ts';
 import type { Logger } from './log.ts';
@@ -42,6 +44,14 @@ export interface Delivery {
   close(id: number, text: string | null, reason: CloseReason): void;
 }
 
+/** What the room reports as it happens, for the metrics. Called in the primary, rarely: never per line. */
+export interface RoomObserver {
+  /** A client was put out by the server, or refused at connect. */
+  onKick(reason: CloseReason): void;
+}
+
+const NO_OBSERVER: RoomObserver = { onKick: () => {} };
+
 export interface RoomSettings {
   readonly maxClients: number;
   /** Clients online from one IP address; 0: no limit. */
@@ -53,16 +63,18 @@ export class ChatRoom {
   readonly #settings: RoomSettings;
   readonly #delivery: Delivery;
   readonly #log: Logger;
+  readonly #observer: RoomObserver;
   readonly #presence = new Presence();
   readonly #idle: IdleTimer;
   /** Clients online per IP address, and each client's address, for --max-per-ip. */
   readonly #onlinePerIp = new Map<string, number>();
   readonly #ipOf = new Map<number, string>();
 
-  constructor(settings: RoomSettings, delivery: Delivery, log: Logger) {
+  constructor(settings: RoomSettings, delivery: Delivery, log: Logger, observer: RoomObserver = NO_OBSERVER) {
     this.#settings = settings;
     this.#delivery = delivery;
     this.#log = log;
+    this.#observer = observer;
     this.#idle = new IdleTimer(settings.idleTimeoutSeconds * 1000);
   }
 
@@ -104,6 +116,20 @@ export class ChatRoom {
     for (const member of lost) this.#leave(member.id, CloseReason.WorkerFailed);
   }
 
+  /** Everyone online in order of arrival, as `who` lists them (PROTOCOL.md §5.3). */
+  who(): WhoEntry[] {
+    return [...this.#presence.values()].map(({ addr, name }) => ({ addr, name }));
+  }
+
+  /**
+   * Sends everyone online one system line (PROTOCOL.md §5.7), in the global order like any
+   * broadcast; `text` is already sanitized. Returns how many clients were online to receive it.
+   */
+  announce(text: string): number {
+    this.#delivery.broadcast(encodeAnnouncement(text), NOBODY);
+    return this.#presence.size;
+  }
+
   /** When the next idle timeout falls due, if anyone is online. */
   nextIdleDeadline(): number | undefined {
     return this.#idle.nextDeadline();
@@ -114,12 +140,14 @@ export class ChatRoom {
     if (this.#presence.size >= this.#settings.maxClients) {
       this.#delivery.close(id, encodeError(serverFull(this.#settings.maxClients)), CloseReason.ServerFull);
       this.#log.warn({ event: 'kick', addr, reason: CloseReason.ServerFull }, 'server full');
+      this.#observer.onKick(CloseReason.ServerFull);
       return;
     }
     const fromIp = this.#onlinePerIp.get(ip) ?? 0;
     if (this.#settings.maxPerIp !== 0 && fromIp >= this.#settings.maxPerIp) {
       this.#delivery.close(id, encodeError(tooManyFromAddress(this.#settings.maxPerIp)), CloseReason.TooManyFromAddress);
       this.#log.warn({ event: 'kick', addr, reason: CloseReason.TooManyFromAddress }, 'too many connections from one address');
+      this.#observer.onKick(CloseReason.TooManyFromAddress);
       return;
     }
     this.#onlinePerIp.set(ip, fromIp + 1);
@@ -203,7 +231,11 @@ export class ChatRoom {
 
   #logLeave(member: Member, reason: CloseReason): void {
     const fields = { event: 'leave', addr: member.addr, name: member.name, reason, online: this.#presence.size };
-    if (reason === CloseReason.ClientClosed || reason === CloseReason.Quit) this.#log.info(fields, 'client left');
-    else this.#log.warn({ ...fields, event: 'kick' }, 'client disconnected by the server');
+    if (reason === CloseReason.ClientClosed || reason === CloseReason.Quit) {
+      this.#log.info(fields, 'client left');
+      return;
+    }
+    this.#log.warn({ ...fields, event: 'kick' }, 'client disconnected by the server');
+    this.#observer.onKick(reason);
   }
 }

@@ -178,4 +178,33 @@ describe('ChatRoom', () => {
     ]);
     expect(room.online).toBe(1);
   });
+
+  it('gives the who list as data, in order of arrival, for GET /who', () => {
+    room.handle({ kind: 'command', id: BOB, command: rename('bob') }, 1);
+    expect(room.who()).toEqual([
+      { addr: A, name: A },
+      { addr: B, name: 'bob' },
+    ]);
+  });
+
+  it('broadcasts an announcement to everyone as one system line and says how many were online', () => {
+    expect(room.announce('maintenance at 5')).toBe(2);
+    expect(delivery.take()).toEqual([['broadcast', '*** maintenance at 5\r\n', -1]]);
+  });
+
+  it('tells its observer of every kick with its reason, a refusal included, and of no leave', () => {
+    const kicks: CloseReason[] = [];
+    const fresh = new RecordingDelivery();
+    const other = new ChatRoom({ maxClients: 2, maxPerIp: 0, idleTimeoutSeconds: 60 }, fresh, pino({ level: 'silent' }), {
+      onKick: (reason) => kicks.push(reason),
+    });
+    other.handle({ kind: 'connect', id: ALICE, addr: A, ip: '127.0.0.1' }, 0);
+    other.handle({ kind: 'connect', id: BOB, addr: B, ip: '127.0.0.1' }, 0);
+    other.handle({ kind: 'connect', id: 3, addr: '127.0.0.1:1003', ip: '127.0.0.1' }, 0);
+    other.handle({ kind: 'disconnect', id: BOB, reason: CloseReason.SlowConsumer }, 1);
+    other.handle({ kind: 'connect', id: 4, addr: '127.0.0.1:1004', ip: '127.0.0.1' }, 1);
+    other.handle({ kind: 'command', id: 4, command: { type: 'quit' } }, 2);
+    other.expireIdle(60_000);
+    expect(kicks).toEqual([CloseReason.ServerFull, CloseReason.SlowConsumer, CloseReason.IdleTimeout]);
+  });
 });
