@@ -12,9 +12,12 @@ import {
   DEFAULT_LOG_LEVEL,
   LOG_LEVELS,
   NUMBER_OPTIONS,
+  OPTIONAL_NUMBER_OPTIONS,
+  readAdminToken,
   resolveConfig,
   type ServerConfig,
 } from '../server/config.ts';
+import { formatAddress } from '../protocol/index.ts';
 import { createLogger } from '../server/log.ts';
 import { ListenError, startServer } from '../server/primary.ts';
 import { checkNodeVersion, fail, packageVersion } from './common.ts';
@@ -25,10 +28,11 @@ const EXIT_FAILURE = 1;
 async function main(): Promise<void> {
   checkNodeVersion('chatd');
   const config = parseArguments(hideBin(process.argv));
+  const adminToken = readSecrets(config);
   const log = createLogger(config.logLevel, { thread: 'primary' });
   let server;
   try {
-    server = await startServer(config, log);
+    server = await startServer(config, log, { adminToken });
   } catch (error) {
     if (error instanceof ListenError) fail('chatd', describeListenError(error, config), EXIT_FAILURE);
     throw error;
@@ -51,6 +55,13 @@ async function main(): Promise<void> {
     // Test-only, and never reachable from the wire: SIGUSR2 makes worker 0 crash (issue #4).
     process.on('SIGUSR2', () => server.crashWorker(0));
   }
+  if (server.httpPort !== null) {
+    // Before `listening`, so that whoever waits for that line already knows this port too.
+    log.info(
+      { event: 'http-listening', host: server.host, port: server.httpPort },
+      `chatd HTTP endpoints on http://${formatAddress(server.host, server.httpPort)}/ (/healthz, /metrics, /who, /announce)`,
+    );
+  }
   // Only now: `listening` is the readiness signal, and a SIGTERM sent on seeing it must find the
   // handlers above in place, not the default action that kills without telling the clients.
   log.info(
@@ -70,7 +81,16 @@ function parseArguments(argv: string[]): ServerConfig {
     // Untyped, so that buildConfig sees what was typed and can say what is wrong with it.
     parser.option(option.flag, { defaultDescription: String(option.default), describe: option.description, requiresArg: true });
   }
+  for (const option of OPTIONAL_NUMBER_OPTIONS) {
+    parser.option(option.flag, { defaultDescription: 'off', describe: option.description, requiresArg: true });
+  }
   const flags = parser
+    .option('admin-token-file', {
+      type: 'string',
+      requiresArg: true,
+      // Never the token itself: a command line is visible to every user of the machine.
+      describe: 'a file that holds the bearer token POST /announce requires (or set CHATD_ADMIN_TOKEN; without either, /announce is off)',
+    })
     .option('log-level', {
       type: 'string',
       defaultDescription: DEFAULT_LOG_LEVEL,
@@ -99,13 +119,24 @@ function parseArguments(argv: string[]): ServerConfig {
   }
 }
 
+/** The admin token, from the file or the variable; a problem with it is a usage error like any bad setting. */
+function readSecrets(config: ServerConfig): string | null {
+  try {
+    return readAdminToken(config, process.env, (path) => readFileSync(path, 'utf8'));
+  } catch (error) {
+    if (error instanceof ConfigError) fail('chatd', error.message, EXIT_USAGE);
+    throw error;
+  }
+}
+
 function describeListenError(error: ListenError, config: ServerConfig): string {
-  const where = `${config.host}:${config.port}`;
+  const flag = error.flag;
+  const where = `${config.host}:${flag === '--http-port' ? config.httpPort : config.port}`;
   switch (error.code) {
     case 'EADDRINUSE':
-      return `${where} is already in use (another chatd?); stop that server or choose another --port`;
+      return `${where} is already in use (another chatd?); stop that server or choose another ${flag}`;
     case 'EACCES':
-      return `no permission to listen on ${where}; ports below 1024 need root or CAP_NET_BIND_SERVICE, so choose --port 1024 or above`;
+      return `no permission to listen on ${where}; ports below 1024 need root or CAP_NET_BIND_SERVICE, so choose ${flag} 1024 or above`;
     case 'EADDRNOTAVAIL':
       return `${config.host} is not an address of this machine; choose another --host`;
     case 'ENOTFOUND':

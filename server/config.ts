@@ -23,20 +23,34 @@ export interface ServerConfig {
   readonly rateBurst: number;
   /** Connections online from one IP address; 0: no limit. */
   readonly maxPerIp: number;
+  /** The HTTP admin endpoints (/healthz, /metrics, /who, /announce); null: off. 0: any free port. */
+  readonly httpPort: number | null;
+  /** A file whose contents (trimmed) are the bearer token for POST /announce; null: none. */
+  readonly adminTokenFile: string | null;
   readonly logLevel: LogLevel;
 }
 
-type NumberKey = Exclude<keyof ServerConfig, 'host' | 'logLevel'>;
+type OptionalNumberKey = 'httpPort';
+type NumberKey = Exclude<keyof ServerConfig, 'host' | 'logLevel' | 'adminTokenFile' | OptionalNumberKey>;
 
-interface NumberOption {
-  readonly key: NumberKey;
+/** What every numeric option has: its flag, its help text and the values it accepts. */
+interface NumberRange {
   readonly flag: string;
   readonly description: string;
-  readonly default: number;
   readonly min: number;
   readonly max: number;
   /** Whole numbers only (all but --rate-limit). */
   readonly isInteger: boolean;
+}
+
+interface NumberOption extends NumberRange {
+  readonly key: NumberKey;
+  readonly default: number;
+}
+
+/** A numeric option that is off unless given: it has no default. */
+interface OptionalNumberOption extends NumberRange {
+  readonly key: OptionalNumberKey;
 }
 
 /** The numeric options, in the order --help lists them, each default with its reason. */
@@ -120,11 +134,30 @@ export const NUMBER_OPTIONS: readonly NumberOption[] = [
   },
 ];
 
+/** Numeric options that are off unless given, in the order --help lists them (after NUMBER_OPTIONS). */
+export const OPTIONAL_NUMBER_OPTIONS: readonly OptionalNumberOption[] = [
+  {
+    // Off by default: an admin port nobody asked for is one more thing listening (issue #4 §3).
+    key: 'httpPort',
+    flag: 'http-port',
+    description: 'port of the HTTP endpoints /healthz, /metrics, /who and /announce, on --host (0: any free port)',
+    min: 0,
+    max: 65535,
+    isInteger: true,
+  },
+];
+
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
 
 /** Every key a config file, a CHATD_* variable or a flag may set. */
-export const CONFIG_KEYS: readonly string[] = ['host', ...NUMBER_OPTIONS.map((option) => option.flag), 'log-level'];
+export const CONFIG_KEYS: readonly string[] = [
+  'host',
+  ...NUMBER_OPTIONS.map((option) => option.flag),
+  ...OPTIONAL_NUMBER_OPTIONS.map((option) => option.flag),
+  'admin-token-file',
+  'log-level',
+];
 
 /** A value the user gave that chatd cannot use; the message says what to change. */
 export class ConfigError extends Error {
@@ -135,6 +168,11 @@ export class ConfigError extends Error {
 export function buildConfig(raw: Readonly<Record<string, unknown>>): ServerConfig {
   const values = {} as Record<NumberKey, number>;
   for (const option of NUMBER_OPTIONS) values[option.key] = checkNumber(option, raw[option.flag] ?? option.default);
+  const optional = {} as Record<OptionalNumberKey, number | null>;
+  for (const option of OPTIONAL_NUMBER_OPTIONS) {
+    const value = raw[option.flag];
+    optional[option.key] = value === undefined ? null : checkNumber(option, value);
+  }
   const host = raw['host'] ?? DEFAULT_HOST;
   if (Array.isArray(host)) throw new ConfigError(`--host was given ${host.length} times; give it once`);
   if (typeof host !== 'string' || host.trim() === '') {
@@ -144,7 +182,12 @@ export function buildConfig(raw: Readonly<Record<string, unknown>>): ServerConfi
   if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}; got ${String(logLevel)}`);
   }
-  const config: ServerConfig = { ...values, host, logLevel: logLevel as LogLevel };
+  const adminTokenFile = raw['admin-token-file'] ?? null;
+  if (Array.isArray(adminTokenFile)) throw new ConfigError(`--admin-token-file was given ${adminTokenFile.length} times; give it once`);
+  if (adminTokenFile !== null && (typeof adminTokenFile !== 'string' || adminTokenFile.trim() === '')) {
+    throw new ConfigError(`--admin-token-file must be the path of a file that holds the token; got ${String(adminTokenFile)}`);
+  }
+  const config: ServerConfig = { ...values, ...optional, host, adminTokenFile, logLevel: logLevel as LogLevel };
   // One broadcast of the longest line must fit, or a client that reads would be cut as slow.
   if (config.maxPendingBytes < 4 * config.maxLineBytes) {
     throw new ConfigError(
@@ -154,7 +197,7 @@ export function buildConfig(raw: Readonly<Record<string, unknown>>): ServerConfi
   return config;
 }
 
-function checkNumber(option: NumberOption, value: unknown): number {
+function checkNumber(option: NumberRange, value: unknown): number {
   if (Array.isArray(value)) throw new ConfigError(`--${option.flag} was given ${value.length} times; give it once`);
   const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   const kind = option.isInteger ? 'a whole number' : 'a number';
@@ -232,4 +275,41 @@ function readConfigFile(path: string, readFile: (path: string) => string): Recor
     if (!CONFIG_KEYS.includes(key)) throw new ConfigError(`--config ${path}: unknown key "${key}"; known keys: ${CONFIG_KEYS.join(', ')}`);
   }
   return parsed as Record<string, unknown>;
+}
+
+/** The environment variable that may hold the admin token itself (never a flag: see readAdminToken). */
+export const ADMIN_TOKEN_VARIABLE = 'CHATD_ADMIN_TOKEN';
+
+/**
+ * The bearer token POST /announce requires, or null when none is set (then /announce answers 403).
+ * It comes from the file named by --admin-token-file (its contents, trimmed) or from
+ * CHATD_ADMIN_TOKEN, never from a flag: a command line is visible to every user of the machine
+ * (ps, /proc/PID/cmdline). Both at once is an error, so that rotating one never leaves the other
+ * silently in force.
+ */
+export function readAdminToken(
+  config: Pick<ServerConfig, 'adminTokenFile'>,
+  env: Readonly<Record<string, string | undefined>>,
+  readFile: (path: string) => string,
+): string | null {
+  const fromEnv = env[ADMIN_TOKEN_VARIABLE];
+  const path = config.adminTokenFile;
+  if (path !== null && fromEnv !== undefined) {
+    throw new ConfigError(`the admin token is set twice, by --admin-token-file ${path} and by ${ADMIN_TOKEN_VARIABLE}; keep one`);
+  }
+  if (path !== null) {
+    let text: string;
+    try {
+      text = readFile(path);
+    } catch (error) {
+      throw new ConfigError(`cannot read --admin-token-file ${path}: ${(error as Error).message}`);
+    }
+    const token = text.trim();
+    if (token === '') throw new ConfigError(`--admin-token-file ${path} is empty; write the token into it`);
+    return token;
+  }
+  if (fromEnv === undefined) return null;
+  const token = fromEnv.trim();
+  if (token === '') throw new ConfigError(`${ADMIN_TOKEN_VARIABLE} is empty; set it to the token, or unset it to turn /announce off`);
+  return token;
 }

@@ -1,48 +1,81 @@
 // The primary thread: checks the port, starts the worker threads, owns the chat room (presence,
-// the global order, idle timeouts) and runs the shutdown. Never touches a client socket.
+// the global order, idle timeouts), serves the HTTP admin endpoints and runs the shutdown. Never
+// touches a client socket.
 
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { encodeError, shuttingDown } from '../protocol/index.ts';
+import { startAdminHttp, type AdminBackend, type AdminHttp } from './admin-http.ts';
 import { encodeText } from './bytes.ts';
 import { ChatRoom } from './chat-room.ts';
 import type { ServerConfig } from './config.ts';
 import { Dispatcher } from './dispatcher.ts';
+import { ListenError } from './listen-error.ts';
 import type { Logger } from './log.ts';
 import { SERIALS_PER_START, workerOf, type ClientEvent, type PrimaryMessage, type WorkerMessage, type WorkerSettings } from './messages.ts';
+import { PrimaryMetrics, type MetricsJson } from './metrics.ts';
 
 /** SIGTERM to exit: clients get this long to take their last lines (the issue asks for 5 s in all). */
 const SHUTDOWN_DRAIN_MS = 4000;
 
-/** The port could not be had; `code` is the system's (EADDRINUSE, EACCES, …). */
-export class ListenError extends Error {
-  override readonly name = 'ListenError';
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
+/**
+ * How long a scrape of /metrics waits for the workers' answers. A worker that answers later is
+ * missing from that scrape (chatd_scrape_workers_missing says how many): a scrape that hangs on
+ * one busy thread would hide the metrics of all the others (issue #4 §3 asks for about 200 ms).
+ */
+export const METRICS_DEADLINE_MS = 200;
+
+/** What the CLI reads where it is used and never puts in the config (it would end up in a log). */
+export interface ServerSecrets {
+  /** The bearer token for POST /announce; null: /announce is off. */
+  readonly adminToken: string | null;
 }
+
+export { ListenError } from './listen-error.ts';
 
 export interface RunningServer {
   readonly host: string;
   readonly port: number;
+  /** The HTTP admin endpoints' port (the real one with --http-port 0); null when they are off. */
+  readonly httpPort: number | null;
   /** Tells every client, flushes, closes every socket and stops the workers. */
   stop(): Promise<void>;
   /** Test hook: makes worker `index` throw an uncaught error, as a bug would. */
   crashWorker(index: number): void;
 }
 
-export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, log: Logger, secrets: ServerSecrets = { adminToken: null }): Promise<RunningServer> {
   const port = await reservePort(config.host, config.port);
   const primary = new Primary(config, port, log);
   await primary.start();
+  let http: AdminHttp | null = null;
+  if (config.httpPort !== null) {
+    try {
+      http = await startAdminHttp({
+        host: config.host,
+        port: config.httpPort,
+        adminToken: secrets.adminToken,
+        // An announcement is one line: the same limit as a client's.
+        maxBodyBytes: config.maxLineBytes,
+        backend: primary.adminBackend,
+        log,
+      });
+    } catch (error) {
+      await primary.stop(); // nobody is online yet: the workers stop at once
+      throw error;
+    }
+  }
   return {
     host: config.host,
     port,
-    stop: () => primary.stop(),
+    httpPort: http?.port ?? null,
+    async stop() {
+      // /healthz answers 503 while the clients are told goodbye; then the HTTP side closes too.
+      await primary.stop();
+      await http?.close();
+    },
     crashWorker: (index) => primary.post(index, { type: 'test-crash' }),
   };
 }
@@ -78,8 +111,14 @@ class Primary {
   readonly #starts = new Map<number, number>();
   readonly #dispatcher: Dispatcher;
   readonly #room: ChatRoom;
+  readonly #metrics: PrimaryMetrics;
   #idleTimer: NodeJS.Timeout | undefined;
   #isStopping = false;
+  /** Scrapes waiting for the workers' answers, by request id. */
+  readonly #scrapes = new Map<number, (worker: number, metrics: MetricsJson) => void>();
+  #lastScrapeId = 0;
+  /** The round trip in flight, which a scrape that arrives meanwhile shares. */
+  #scrapeInFlight: Promise<WorkerAnswers> | null = null;
 
   constructor(config: ServerConfig, port: number, log: Logger) {
     this.#config = config;
@@ -89,8 +128,20 @@ class Primary {
       post: (index, ops) => this.post(index, { type: 'deliver', ops }),
       workerIndexes: () => this.#workers.keys(),
     });
-    this.#room = new ChatRoom(config, this.#dispatcher, log);
+    this.#metrics = new PrimaryMetrics(() => this.#room.online);
+    this.#room = new ChatRoom(config, this.#dispatcher, log, { onKick: (reason) => this.#metrics.countKick(reason) });
   }
+
+  /** What the HTTP admin endpoints read and do: all of it in this thread, in the global order. */
+  readonly adminBackend: AdminBackend = {
+    isStopping: () => this.#isStopping,
+    metrics: async () => {
+      const { answers, missing } = await this.#askWorkersForMetrics();
+      return this.#metrics.render(answers, missing);
+    },
+    who: () => this.#room.who(),
+    announce: (text) => this.#room.announce(text),
+  };
 
   async start(): Promise<void> {
     const started: Promise<void>[] = [];
@@ -119,6 +170,38 @@ class Primary {
     });
     await Promise.all(drained);
     await Promise.all([...this.#workers.values()].map((worker) => worker.terminate()));
+    this.#metrics.stop();
+  }
+
+  /**
+   * Asks every running worker for its metrics and waits METRICS_DEADLINE_MS at most. Answers come
+   * back in worker order whatever order they arrived in, so a scrape's lines are stable.
+   */
+  #askWorkersForMetrics(): Promise<WorkerAnswers> {
+    // fast path: scrapes that overlap share one round trip; its answers are at most 200 ms old.
+    if (this.#scrapeInFlight !== null) return this.#scrapeInFlight;
+    const requestId = ++this.#lastScrapeId;
+    const asked = [...this.#workers.keys()];
+    const answers = new Map<number, MetricsJson>();
+    const scrape = new Promise<WorkerAnswers>((resolve) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.#scrapes.delete(requestId);
+        this.#scrapeInFlight = null;
+        const ordered = [...answers.keys()].sort((a, b) => a - b).map((worker) => answers.get(worker)!);
+        resolve({ answers: ordered, missing: asked.length - answers.size });
+      };
+      const timer = setTimeout(finish, METRICS_DEADLINE_MS);
+      this.#scrapes.set(requestId, (worker, metrics) => {
+        answers.set(worker, metrics);
+        if (answers.size === asked.length) finish();
+      });
+      for (const index of asked) this.post(index, { type: 'metrics-request', requestId });
+      if (asked.length === 0) finish();
+    });
+    // Set after the executor: a scrape with no worker to ask has already finished inside it.
+    if (this.#scrapes.has(requestId)) this.#scrapeInFlight = scrape;
+    return scrape;
   }
 
   /** Starts worker `index` and resolves once it listens. */
@@ -150,6 +233,9 @@ class Primary {
             return this.#handleEvents(message);
           case 'drained':
             return;
+          case 'metrics':
+            // An answer after its scrape's deadline finds no scrape waiting: dropped.
+            return this.#scrapes.get(message.requestId)?.(index, message.metrics);
           default:
             // A message this primary does not know: a bug, never a reason to crash.
             this.#log.error({ worker: index, message }, 'unexpected message from a worker; ignored');
@@ -207,6 +293,12 @@ class Primary {
   post(index: number, message: PrimaryMessage): void {
     this.#workers.get(index)?.postMessage(message);
   }
+}
+
+interface WorkerAnswers {
+  readonly answers: readonly MetricsJson[];
+  /** Workers asked that did not answer in time. */
+  readonly missing: number;
 }
 
 function delay(ms: number): Promise<void> {

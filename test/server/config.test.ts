@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildConfig, ConfigError, resolveConfig } from '../../server/config.ts';
+import { buildConfig, ConfigError, readAdminToken, resolveConfig } from '../../server/config.ts';
 
 describe('buildConfig', () => {
   it('uses the documented defaults', () => {
@@ -10,8 +10,16 @@ describe('buildConfig', () => {
       maxLineBytes: 4096,
       maxClients: 10_000,
       maxPendingBytes: 1 << 20,
+      httpPort: null,
+      adminTokenFile: null,
       logLevel: 'info',
     });
+  });
+
+  it('turns the HTTP endpoints on only when --http-port is given, 0 included', () => {
+    expect(buildConfig({}).httpPort).toBeNull();
+    expect(buildConfig({ 'http-port': '0' }).httpPort).toBe(0);
+    expect(buildConfig({ 'http-port': 9100 }).httpPort).toBe(9100);
   });
 
   it('reads values typed as strings', () => {
@@ -26,6 +34,9 @@ describe('buildConfig', () => {
     [{ 'max-line': '' }, '--max-line must be a whole number from 16 to 1048576; got '],
     [{ 'log-level': 'loud' }, '--log-level must be one of fatal, error, warn, info, debug, silent; got loud'],
     [{ host: ' ' }, '--host must be an address or a host name, such as 127.0.0.1 or ::; got  '],
+    [{ 'http-port': '65536' }, '--http-port must be a whole number from 0 to 65535; got 65536'],
+    [{ 'http-port': '' }, '--http-port must be a whole number from 0 to 65535; got '],
+    [{ 'admin-token-file': ' ' }, '--admin-token-file must be the path of a file that holds the token; got  '],
   ])('refuses %o with a message that says what to change', (raw, message) => {
     expect(() => buildConfig(raw)).toThrow(new ConfigError(message));
   });
@@ -36,6 +47,7 @@ describe('resolveConfig', () => {
     '/etc/chatd.json': '{"port": 9000, "idle-timeout": 30, "max-per-ip": 4}',
     '/etc/bad.json': '{"port": 9000, "idle_timeout": 30}',
     '/etc/broken.json': '{"port": ',
+    '/etc/admin.json': '{"http-port": 9100, "admin-token-file": "/etc/chatd.token"}',
   };
   const readFile = (path: string): string => {
     const text = files[path];
@@ -53,11 +65,12 @@ describe('resolveConfig', () => {
   });
 
   it.each([
-    [{ config: '/etc/bad.json' }, {}, '--config /etc/bad.json: unknown key "idle_timeout"; known keys: host, port, workers, idle-timeout, max-line, max-clients, max-pending, rate-limit, rate-burst, max-per-ip, log-level'],
+    [{ config: '/etc/bad.json' }, {}, '--config /etc/bad.json: unknown key "idle_timeout"; known keys: host, port, workers, idle-timeout, max-line, max-clients, max-pending, rate-limit, rate-burst, max-per-ip, http-port, admin-token-file, log-level'],
     [{ config: '/etc/broken.json' }, {}, '--config /etc/broken.json is not valid JSON'],
     [{ config: '/etc/none.json' }, {}, "cannot read --config /etc/none.json: ENOENT: no such file or directory, open '/etc/none.json'"],
     [{}, { CHATD_PROT: '1' }, 'unknown environment variable CHATD_PROT'],
     [{}, { CHATD_RATE_LIMIT: 'fast' }, 'CHATD_RATE_LIMIT must be a number from 0 to 1000000; got fast'],
+    [{}, { CHATD_HTTP_PORT: '-1' }, 'CHATD_HTTP_PORT must be a whole number from 0 to 65535; got -1'],
     [{ config: '/etc/chatd.json' }, { CHATD_MAX_PER_IP: '-1' }, 'CHATD_MAX_PER_IP must be a whole number from 0 to 1000000; got -1'],
   ])('refuses %o with env %o, saying where the bad setting came from', (flags, env, message) => {
     expect(() => resolveConfig(flags, env, readFile)).toThrow(message);
@@ -65,5 +78,47 @@ describe('resolveConfig', () => {
 
   it('ignores CHATD_ADMIN_TOKEN, a secret read where it is used', () => {
     expect(() => resolveConfig({}, { CHATD_ADMIN_TOKEN: 'x' }, readFile)).not.toThrow();
+  });
+
+  it('reads http-port and admin-token-file from the config file and from CHATD_HTTP_PORT, CHATD_ADMIN_TOKEN_FILE', () => {
+    expect(resolveConfig({ config: '/etc/admin.json' }, {}, readFile)).toMatchObject({ httpPort: 9100, adminTokenFile: '/etc/chatd.token' });
+    expect(resolveConfig({}, { CHATD_HTTP_PORT: '0', CHATD_ADMIN_TOKEN_FILE: '/run/token' }, readFile)).toMatchObject({
+      httpPort: 0,
+      adminTokenFile: '/run/token',
+    });
+  });
+});
+
+describe('readAdminToken', () => {
+  const files: Record<string, string> = { '/etc/chatd.token': '  s3cret\n', '/etc/empty.token': ' \n' };
+  const readFile = (path: string): string => {
+    const text = files[path];
+    if (text === undefined) throw new Error(`ENOENT: no such file or directory, open '${path}'`);
+    return text;
+  };
+
+  it('is null when neither the file nor CHATD_ADMIN_TOKEN is set: /announce is off', () => {
+    expect(readAdminToken({ adminTokenFile: null }, {}, readFile)).toBeNull();
+  });
+
+  it('reads the file and trims it', () => {
+    expect(readAdminToken({ adminTokenFile: '/etc/chatd.token' }, {}, readFile)).toBe('s3cret');
+  });
+
+  it('reads CHATD_ADMIN_TOKEN and trims it', () => {
+    expect(readAdminToken({ adminTokenFile: null }, { CHATD_ADMIN_TOKEN: ' tok \n' }, readFile)).toBe('tok');
+  });
+
+  it.each([
+    [{ adminTokenFile: '/etc/none.token' }, {}, "cannot read --admin-token-file /etc/none.token: ENOENT: no such file or directory, open '/etc/none.token'"],
+    [{ adminTokenFile: '/etc/empty.token' }, {}, '--admin-token-file /etc/empty.token is empty; write the token into it'],
+    [{ adminTokenFile: null }, { CHATD_ADMIN_TOKEN: '  ' }, 'CHATD_ADMIN_TOKEN is empty; set it to the token, or unset it to turn /announce off'],
+    [
+      { adminTokenFile: '/etc/chatd.token' },
+      { CHATD_ADMIN_TOKEN: 'other' },
+      'the admin token is set twice, by --admin-token-file /etc/chatd.token and by CHATD_ADMIN_TOKEN; keep one',
+    ],
+  ])('refuses %o with env %o, saying what to change', (config, env, message) => {
+    expect(() => readAdminToken(config, env, readFile)).toThrow(new ConfigError(message));
   });
 });
