@@ -182,7 +182,8 @@ class AdminHandler {
     }
     if (backend.isStopping()) return reply(response, 503, 'shutting down; nothing can be announced now\n', { Connection: 'close' });
     const body = await readBody(request, maxBodyBytes);
-    if (body === null) {
+    if (body === 'aborted') return; // nobody is left to answer, and nothing was announced
+    if (body === 'too-large') {
       return reply(response, 413, `the announcement is over ${maxBodyBytes} bytes (--max-line); send a shorter one\n`, { Connection: 'close' });
     }
     const text = announcementText(body);
@@ -194,13 +195,14 @@ class AdminHandler {
 }
 
 /**
- * The request body, or null as soon as it is over `limit` bytes: a Content-Length over it is
- * refused before a byte is read, and a chunked body is cut off where it passes the limit.
+ * The request body; 'too-large' as soon as it is over `limit` bytes (a Content-Length over it is
+ * refused before a byte is read, a chunked body is cut off where it passes the limit); 'aborted'
+ * when the client went away before the end of it.
  */
-function readBody(request: IncomingMessage, limit: number): Promise<Buffer | null> {
+function readBody(request: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'aborted'> {
   const declared = Number(request.headers['content-length'] ?? 0);
-  if (declared > limit) return Promise.resolve(null);
-  return new Promise((resolve, reject) => {
+  if (declared > limit) return Promise.resolve('too-large');
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer): void => {
@@ -208,14 +210,15 @@ function readBody(request: IncomingMessage, limit: number): Promise<Buffer | nul
       if (size > limit) {
         request.off('data', onData);
         request.pause();
-        resolve(null);
+        resolve('too-large');
         return;
       }
       chunks.push(chunk);
     };
     request.on('data', onData);
     request.once('end', () => resolve(Buffer.concat(chunks)));
-    request.once('error', reject);
+    // After 'end' this changes nothing: a promise settles once.
+    request.once('close', () => resolve('aborted'));
   });
 }
 

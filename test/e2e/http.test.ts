@@ -227,6 +227,16 @@ describe('chatd --http-port with an admin token file', () => {
     await alice.expectLine(`*** ${'z'.repeat(64)}`);
   });
 
+  it('announces nothing when the client goes away in the middle of the body', async () => {
+    const port = await httpPortOf(server());
+    const alice = await connectAs(server().port, 'alice');
+    const mallory = await connect(port); // a raw TCP client on the HTTP port
+    await mallory.write(`POST /announce HTTP/1.1\r\nHost: chatd\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: 40\r\n\r\nhalf an announ`);
+    mallory.destroy();
+    await expectQuietUntilMarker(alice, [alice]);
+    expect((await http(port, '/healthz')).status).toBe(200);
+  });
+
   it('refuses an announcement that is empty once sanitized with 400', async () => {
     const port = await httpPortOf(server());
     const alice = await connectAs(server().port, 'alice');
