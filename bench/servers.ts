@@ -69,8 +69,16 @@ const LIMITS_OFF: ReadonlyArray<readonly [string, string]> = [
   ['--max-per-ip', '0'],
 ];
 
+/**
+ * chatd reads CHATD_* settings and refuses unknown ones: the bench's own (CHATD_BENCH_*) and
+ * whatever the caller's shell has set must not reach the server it measures.
+ */
+function serverEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('CHATD_')));
+}
+
 function limitsOff(root: string): string[] {
-  const help = execFileSync(process.execPath, ['cli/chatd.ts', '--help'], { cwd: root, encoding: 'utf8' });
+  const help = execFileSync(process.execPath, ['cli/chatd.ts', '--help'], { cwd: root, env: serverEnv(), encoding: 'utf8' });
   return LIMITS_OFF.filter(([flag]) => help.includes(flag)).flat();
 }
 
@@ -89,7 +97,7 @@ async function spawnChatd(options: SpawnOptions): Promise<RunningServer> {
     ...limitsOff(root),
     ...(options.extraArgs ?? []),
   ];
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: root, env: serverEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`chatd in ${root} did not start listening within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
     let output = '';

@@ -42,6 +42,15 @@ export const encodePrivate = (addr: string, name: string, text: string): string 
 
 export const encodeMsgOk = (): string => `msg ok${SERVER_EOL}`;
 
+/**
+ * The prefix of an operator's announcement (§5.7). No client can forge it: client text only ever
+ * follows `[ADDR]NAME:` (§5.1), so a line a client caused starts with `[`, and this one never does.
+ */
+export const ANNOUNCEMENT_PREFIX = '*** ';
+
+/** `*** TEXT`: the line everyone online receives when the operator announces TEXT. */
+export const encodeAnnouncement = (text: string): string => `${ANNOUNCEMENT_PREFIX}${text}${SERVER_EOL}`;
+
 export function encodeError(error: ProtocolError): string {
   return `error: ${error.message}${SERVER_EOL}`;
 }

@@ -3,6 +3,7 @@
 // it writes to and the log, so the tests drive it with a fake clock and a recording Delivery.
 
 import {
+  encodeAnnouncement,
   encodeChat,
   encodeError,
   encodeGreeting,
@@ -24,7 +25,6 @@ import {
   type ProtocolError,
   type WhoEntry,
 } from '../protocol/index.ts';
-import { encodeAnnouncement } from './announcement.ts';
 import { CloseReason } from './close-reason.ts';
 import { IdleTimer } from './idle-timer.ts';
 import type { Logger } from './log.ts';

@@ -7,6 +7,7 @@ import {
   encodeGreeting,
   encodeLogin,
   encodeLogout,
+  encodeAnnouncement,
   encodeMsgOk,
   encodePrivate,
   encodeRenamed,
@@ -114,6 +115,8 @@ function encodeExample(message: string): string {
       return encodePrivate(addr, name, text);
     case 'msg-ok':
       return encodeMsgOk();
+    case 'announcement':
+      return encodeAnnouncement(args.join(' '));
     case 'error':
       return encodeError(ERROR_EXAMPLES[addr as ErrorCode](args.slice(1).join(' ')));
     default:

@@ -1,7 +1,8 @@
 // POST /announce's body -> the system line, run from the example table of docs/PROTOCOL.md §5.7.
 
 import { describe, expect, it } from 'vitest';
-import { announcementText, encodeAnnouncement } from '../../server/announcement.ts';
+import { encodeAnnouncement } from '../../protocol/index.ts';
+import { announcementText } from '../../server/announcement.ts';
 import { specTable, unescapeBytes } from '../helpers/spec-tables.ts';
 
 describe('PROTOCOL.md §5.7 announcements', () => {
