@@ -13,6 +13,7 @@ import { isProcessAlive, readRssMiB } from '../helpers/process-memory.ts';
 import { chooseSeed, SeededRandom } from '../helpers/seeded-random.ts';
 import type { LogRecord } from '../helpers/start-server.ts';
 import { useChatd } from '../helpers/use-chatd.ts';
+import { splitAt } from '../helpers/split.ts';
 
 const FUZZ_MS = 6000;
 /** The count bound beside the time bound: a fast machine stops here instead. */
@@ -141,15 +142,7 @@ function cutForWriting(random: SeededRandom, payload: Buffer): Buffer[] {
   const roll = random.next();
   if (roll < 0.4 || payload.length < 2) return [payload];
   if (roll < 0.5 && payload.length <= 64) return [...payload].map((byte) => Buffer.of(byte));
-  const points = [...new Set(Array.from({ length: random.int(1, 6) }, () => random.int(1, payload.length - 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let start = 0;
-  for (const point of points) {
-    chunks.push(payload.subarray(start, point));
-    start = point;
-  }
-  chunks.push(payload.subarray(start));
-  return chunks;
+  return splitAt(payload, Array.from({ length: random.int(1, 6) }, () => random.int(1, payload.length - 1)));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeLine, LineReader, sanitizeText } from '../../protocol/index.ts';
+import { splitAt } from '../helpers/split.ts';
 
 type Event = string | 'TOO_LONG' | 'DISCARDED_END';
 
@@ -22,17 +23,9 @@ function readAll(chunks: Uint8Array[], maxLineBytes: number): { events: Event[];
   return { events, maxBuffered };
 }
 
-/** Cuts `bytes` at the given offsets (sorted, deduplicated, in range). */
+/** Cuts `bytes` at the given offsets, each taken modulo the length so every offset lands. */
 function cut(bytes: Uint8Array, offsets: number[]): Uint8Array[] {
-  const points = [...new Set(offsets.map((offset) => offset % (bytes.length + 1)))].sort((a, b) => a - b);
-  const chunks: Uint8Array[] = [];
-  let start = 0;
-  for (const point of points) {
-    chunks.push(bytes.subarray(start, point));
-    start = point;
-  }
-  chunks.push(bytes.subarray(start));
-  return chunks;
+  return splitAt(bytes, offsets.map((offset) => offset % (bytes.length + 1)));
 }
 
 // Streams rich in the bytes that matter: LF, CR, IAC and its verbs, ESC, UTF-8 lead bytes.
