@@ -73,5 +73,8 @@ export type PrimaryMessage =
    * dropped.
    */
   | { readonly type: 'metrics-request'; readonly requestId: number }
-  /** Test hook (CHATD_TEST_HOOKS=1 only): throw an uncaught error, as a bug would. */
+  /**
+   * Test hook (CHATD_TEST_HOOKS=1 only): post messages the primary does not expect, then throw
+   * an uncaught error, as a bug would.
+   */
   | { readonly type: 'test-crash' };

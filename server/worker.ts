@@ -189,12 +189,21 @@ port.on('message', (message: PrimaryMessage) => {
       return answerMetrics(message.requestId);
     case 'shutdown':
       return shutdown(message.notice);
-    case 'test-crash':
-      // Outside any client's try/catch, so it takes the whole thread down.
+    case 'test-crash': {
+      // First what a buggy worker might post: a message of no known type, an events message
+      // without events, and an event the room cannot handle. The primary must log and go on.
+      const garbage: unknown[] = [
+        { type: 'test-garbage' },
+        { type: 'events' },
+        { type: 'events', events: [{ kind: 'command', id: connections.keys().next().value ?? 0, command: null }] },
+      ];
+      for (const message of garbage) port.postMessage(message);
+      // Then a throw outside any client's try/catch, so it takes the whole thread down.
       setImmediate(() => {
         throw new Error(`test hook: worker ${settings.index} crashes on purpose`);
       });
       return;
+    }
   }
 });
 

@@ -1,7 +1,8 @@
 // A worker thread that dies costs only its own clients a reconnect (issue #4): the primary
 // notices at once, tells everyone else they left, frees their names, and starts a replacement
-// that takes new clients; the other worker's clients never notice. The crash comes from a
-// test-only hook (CHATD_TEST_HOOKS=1 and SIGUSR2), which nothing on the wire can reach.
+// that takes new clients; the other worker's clients never notice. Before dying, the worker posts
+// messages the primary does not expect, which it must log and ignore. Both come from a test-only
+// hook (CHATD_TEST_HOOKS=1 and SIGUSR2), which nothing on the wire can reach.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectAs, disconnectAll, lineFrom, type ChatClient } from '../helpers/chat-client.ts';
@@ -36,6 +37,14 @@ describe('chatd --workers 2 when worker 0 crashes', () => {
       while (gone.size > 0) gone.delete(await survivor.nextLine(5000));
     }
     await server.waitForLog((log) => log['event'] === 'worker-replaced' && log['worker'] === 0, 10_000);
+    // Before it died, the worker posted garbage: the primary logged each piece and went on.
+    for (const msg of [
+      'unexpected message from a worker; ignored',
+      'malformed events from a worker; ignored',
+      'could not handle an event from a worker; ignored',
+    ]) {
+      expect(server.logs.some((log) => log['msg'] === msg), msg).toBe(true);
+    }
 
     // The others never noticed: they chat on, in one order.
     const [first, ...rest] = survivors;
