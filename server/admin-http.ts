@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Serv
 import { formatAddress, type WhoEntry } from '../protocol/index.ts';
 import { announcementText } from './announcement.ts';
 import { ListenError } from './listen-error.ts';
+import { TokenBucket } from './token-bucket.ts';
 import type { Logger } from './log.ts';
 
 /** What the endpoints read and do; the primary provides it. */
@@ -116,9 +117,18 @@ export async function startAdminHttp(options: AdminHttpOptions): Promise<AdminHt
 
 const TEXT = 'text/plain; charset=utf-8';
 
+/**
+ * Announcements a second, after a burst. Each one goes to every client: a runaway script with the
+ * token could otherwise drown the chat (bench:http measured 4,748 a second without this limit,
+ * and the chat's own lines fell behind by seconds).
+ */
+export const ANNOUNCE_RATE_PER_SECOND = 10;
+export const ANNOUNCE_BURST = 20;
+
 class AdminHandler {
   readonly #options: AdminHttpOptions;
   readonly #tokenDigest: Buffer | null;
+  readonly #announcements = new TokenBucket(ANNOUNCE_RATE_PER_SECOND, ANNOUNCE_BURST, performance.now());
 
   constructor(options: AdminHttpOptions) {
     this.#options = options;
@@ -181,6 +191,16 @@ class AdminHandler {
       return reply(response, 401, body, { 'WWW-Authenticate': challenge, Connection: 'close' });
     }
     if (backend.isStopping()) return reply(response, 503, 'shutting down; nothing can be announced now\n', { Connection: 'close' });
+    const now = performance.now();
+    if (!this.#announcements.take(now)) {
+      const retryAfter = Math.max(1, Math.ceil(this.#announcements.waitMs(now) / 1000));
+      return reply(
+        response,
+        429,
+        `too many announcements: at most ${ANNOUNCE_RATE_PER_SECOND} a second (${ANNOUNCE_BURST} at once); retry after ${retryAfter} s\n`,
+        { 'Retry-After': String(retryAfter), Connection: 'close' },
+      );
+    }
     const body = await readBody(request, maxBodyBytes);
     if (body === 'aborted') return; // nobody is left to answer, and nothing was announced
     if (body === 'too-large') {

@@ -263,6 +263,26 @@ describe('chatd --http-port with an admin token file', () => {
   });
 });
 
+describe('chatd --http-port under a burst of announcements', () => {
+  const server = useChatd(['--http-port', '0', '--admin-token-file', TOKEN_FILE]);
+
+  it('announces the first 20 at once, then refuses with 429 and Retry-After, and the chat goes on', async () => {
+    const port = await httpPortOf(server());
+    const alice = await connectAs(server().port, 'alice');
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => announce(port, `notice ${i}`)));
+    const statuses = answers.map((answer) => answer.status);
+    expect(statuses.filter((status) => status === 200).length).toBeGreaterThanOrEqual(20);
+    const refused = answers.filter((answer) => answer.status === 429);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused[0]!.headers['retry-after']).toBe('1');
+    expect(refused[0]!.body).toBe('too many announcements: at most 10 a second (20 at once); retry after 1 s\n');
+    const announced = statuses.filter((status) => status === 200).length;
+    for (let i = 0; i < announced; i++) await alice.waitForLine((line) => line.startsWith('*** notice '));
+    await alice.send('still chatting');
+    await alice.waitForLine((line) => line === lineFrom(alice, 'still chatting'));
+  });
+});
+
 describe('chatd --http-port without an admin token', () => {
   const server = useChatd(['--http-port', '0']);
 
