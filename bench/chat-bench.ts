@@ -2,6 +2,7 @@
 // piscina threads, drives the phases through the shared Control, and merges what the threads
 // measured into one result. Runs in the bench's main thread; prints nothing (see report.ts).
 
+import { randomInt } from 'node:crypto';
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
@@ -127,6 +128,7 @@ async function measure(options: BenchOptions, server: RunningServer | null, prog
     concurrentTasksPerWorker: 1,
   });
   const epochNs = process.hrtime.bigint();
+  const runId = randomInt(1, 1_000_000);
   const idle = sample();
   const reports = new RoundReports(threads);
   const tasks: Promise<TaskSummary>[] = [];
@@ -146,6 +148,7 @@ async function measure(options: BenchOptions, server: RunningServer | null, prog
       totalClients: options.clients,
       senders: options.senders,
       payloadBytes: Math.max(MIN_PAYLOAD_BYTES, options.payload),
+      runId,
       rampPerSecond: options.ramp / threads,
       epochNs: epochNs.toString(),
       control: control.shared,

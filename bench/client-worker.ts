@@ -22,6 +22,8 @@ export interface ClientTask {
   readonly totalClients: number;
   readonly senders: number;
   readonly payloadBytes: number;
+  /** Drawn once per run and carried in every payload: messages of other runs are not counted. */
+  readonly runId: number;
   /** Connections per second this task opens. */
   readonly rampPerSecond: number;
   /** process.hrtime.bigint() at the start of the run, as a decimal string. */
@@ -97,7 +99,7 @@ export default async function runClients(task: ClientTask): Promise<TaskSummary>
   const errors: string[] = [];
   const clients: SimulatedClient[] = [];
   let histogram = createHistogram();
-  const parsed: ParsedPayload = { sender: 0, seq: 0, sentNs: 0 };
+  const parsed: ParsedPayload = { run: 0, sender: 0, seq: 0, sentNs: 0 };
   let connecting = 0;
   let onSlot: (() => void) | null = null;
   let greeted = 0;
@@ -117,7 +119,7 @@ export default async function runClients(task: ClientTask): Promise<TaskSummary>
     if (at === -1) return;
     const receivedNs = nowNs();
     while (at !== -1) {
-      if (parsePayloadAt(data, at, parsed)) {
+      if (parsePayloadAt(data, at, parsed) && parsed.run === task.runId) {
         client.tally.receive(parsed.sender, parsed.seq);
         histogram.record(Math.max(1, Math.round((receivedNs - parsed.sentNs) / 1000)));
       }
@@ -188,7 +190,7 @@ export default async function runClients(task: ClientTask): Promise<TaskSummary>
         const due = Math.min(MAX_BURST, Math.ceil((elapsedSeconds - offset) * rate) - (client.sent - sentAtStart[k]!));
         for (let n = 0; n < due; n++) {
           const sentNs = Number(process.hrtime.bigint() - epoch);
-          client.socket.write(wire.publish(formatPayload(client.sender, client.sent, sentNs, task.payloadBytes)));
+          client.socket.write(wire.publish(formatPayload(task.runId, client.sender, client.sent, sentNs, task.payloadBytes)));
           client.sent++;
         }
       });

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
       senders: { type: 'number', default: 10, describe: 'clients among them that send' },
       rate: { type: 'number', default: 10, describe: 'messages per second per sender (the first step with --max)' },
       duration: { type: 'number', default: 10, describe: 'seconds of load (per step with --max)' },
-      payload: { type: 'number', default: 64, describe: 'bytes of text per message (at least 40: it carries sender, number and send time)' },
+      payload: { type: 'number', default: 64, describe: 'bytes of text per message (at least 48: it carries run, sender, number and send time)' },
       ramp: { type: 'number', default: 5000, describe: 'connections opened per second' },
       host: { type: 'string', default: '127.0.0.1', describe: 'server to measure' },
       port: { type: 'number', default: 8000, describe: 'its port' },

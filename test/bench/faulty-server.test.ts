@@ -14,7 +14,8 @@ async function startFaultyServer(fault: Fault): Promise<Server> {
   const clients: Socket[] = [];
   let victimPayloads = 0;
   let held: { line: string; sender: string } | null = null;
-  const senderOf = (line: string): string => line.slice(line.indexOf('~b ') + 3).split(' ')[0]!;
+  // `~b RUN SENDER SEQ SENT_NS` (bench/payload.ts)
+  const senderOf = (line: string): string => line.slice(line.indexOf('~b ') + 3).split(' ')[1]!;
 
   const deliver = (client: Socket, line: string): void => {
     if (clients.indexOf(client) !== 1 || !line.includes('~b ') || fault === 'none') {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ClientTally, orderDisagreements } from '../../bench/integrity.ts';
 import { senderOfClient } from '../../bench/client-worker.ts';
-import { formatPayload, parsePayloadAt, type ParsedPayload } from '../../bench/payload.ts';
+import { formatPayload, MIN_PAYLOAD_BYTES, parsePayloadAt, type ParsedPayload } from '../../bench/payload.ts';
 
 function tallyOf(messages: Array<[number, number]>, sent: number[]) {
   const tally = new ClientTally(sent.length);
@@ -59,18 +59,23 @@ describe('orderDisagreements', () => {
 });
 
 describe('payload', () => {
-  it('round-trips sender, sequence and send time at the requested size', () => {
-    const text = formatPayload(12, 345, 987_654_321, 64);
+  it('round-trips run, sender, sequence and send time at the requested size', () => {
+    const text = formatPayload(424242, 12, 345, 987_654_321, 64);
     expect(text).toHaveLength(64);
     const bytes = Buffer.from(`[127.0.0.1:1]x:${text}\r\n`);
-    const parsed: ParsedPayload = { sender: 0, seq: 0, sentNs: 0 };
+    const parsed: ParsedPayload = { run: 0, sender: 0, seq: 0, sentNs: 0 };
     expect(parsePayloadAt(bytes, bytes.indexOf('~b '), parsed)).toBe(true);
-    expect(parsed).toEqual({ sender: 12, seq: 345, sentNs: 987_654_321 });
+    expect(parsed).toEqual({ run: 424242, sender: 12, seq: 345, sentNs: 987_654_321 });
+  });
+
+  it('fits the head of a ten-hour run with 10 000 senders into the smallest payload', () => {
+    const tenHoursNs = 10 * 3600 * 1e9;
+    expect(formatPayload(999_999, 9_999, 99_999_999, tenHoursNs, MIN_PAYLOAD_BYTES)).toHaveLength(MIN_PAYLOAD_BYTES);
   });
 
   it('refuses a head cut short', () => {
-    const bytes = Buffer.from('~b 12 34');
-    expect(parsePayloadAt(bytes, 0, { sender: 0, seq: 0, sentNs: 0 })).toBe(false);
+    const bytes = Buffer.from('~b 1 12 34');
+    expect(parsePayloadAt(bytes, 0, { run: 0, sender: 0, seq: 0, sentNs: 0 })).toBe(false);
   });
 });
 
