@@ -5,7 +5,12 @@ import type { Command } from './commands.ts';
 import { parseLine } from './parse.ts';
 import { sanitizeText } from './sanitize.ts';
 
-/** Decodes one line as the LineReader delivers it. Invalid UTF-8 becomes U+FFFD (§2.2). */
+/** Bytes -> the text others may see: UTF-8 with invalid bytes as U+FFFD (§2.2), sanitized (§2.3). */
+export function decodeText(bytes: Uint8Array): string {
+  return sanitizeText(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+}
+
+/** Decodes one line as the LineReader delivers it. */
 export function decodeLine(bytes: Uint8Array): Command {
-  return parseLine(sanitizeText(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')));
+  return parseLine(decodeText(bytes));
 }

@@ -9,4 +9,4 @@ export { parseLine } from './parse.ts';
 export { checkName, nameKey } from './names.ts';
 export { formatAddress } from './address.ts';
 export * from './encode.ts';
-export { decodeLine } from './decode.ts';
+export { decodeLine, decodeText } from './decode.ts';
