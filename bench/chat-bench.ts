@@ -35,6 +35,8 @@ export interface BenchOptions {
   readonly ramp: number;
   readonly threads: number;
   readonly max: boolean;
+  /** With max: each step's rate is the previous one's × this (default 1.5). */
+  readonly stepFactor?: number;
   readonly p99BoundMs: number;
   readonly drainTimeoutMs: number;
   readonly connectTimeoutMs: number;
@@ -50,7 +52,16 @@ export interface LatencySummary {
 }
 
 export interface RoundResult {
+  /** Messages per second per sender asked for in this round. */
   readonly rate: number;
+  /** rate × senders: messages per second offered to the server. */
+  readonly offeredMessagesPerSecond: number;
+  /** rate × senders × clients: what the server must deliver per second to keep up. */
+  readonly offeredDeliveriesPerSecond: number;
+  /** Messages the senders actually sent per second of load: below the offer when the bench could not keep up. */
+  readonly sentMessagesPerSecond: number;
+  /** The bench sent less than BENCH_BOUND_SHARE of the offer: past this step it measures itself, so a ramp stops. */
+  readonly isBenchBound: boolean;
   readonly sent: number;
   readonly expectedDeliveries: number;
   readonly loadSeconds: number;
@@ -59,6 +70,14 @@ export interface RoundResult {
   readonly latencyMs: LatencySummary;
   readonly integrity: IntegrityCounts & { readonly orderDisagreements: number };
   readonly serverCpuSeconds: number | null;
+  /** The bench's own CPU (every thread) over the round: what it took from the server's cores. */
+  readonly benchCpuSeconds: number;
+  /** The worst bench thread's event-loop delay during the load: the most the bench added to a latency. */
+  readonly benchLoopDelayMs: { readonly p99: number; readonly max: number };
+  /** Clients the server closed during the round (kicked, or the server died). */
+  readonly droppedClients: number;
+  /** p99 under the bound and nothing lost: with max, the rates that count. */
+  readonly held: boolean;
   readonly histogram: RecordableHistogram;
 }
 
@@ -75,12 +94,19 @@ export interface BenchResult {
     readonly settleSeconds: number;
   };
   readonly rounds: readonly RoundResult[];
-  /** The round the headline figures come from: the only one, or with --max the fastest that held. */
+  /**
+   * The round the headline figures come from: the only one, or with --max the one with the
+   * most deliveries per second among those that held (p99 under the bound, nothing lost).
+   */
   readonly headline: RoundResult | null;
+  /** Clients still connected when the load ended: greeted, less those the server closed. */
+  readonly heldClients: number;
   readonly server: {
     readonly cpuSeconds: number | null;
     readonly peakRssBytes: number | null;
     readonly rssPerClientBytes: number | null;
+    /** How a server the bench started ended before the bench stopped it ("exited with code 2: …"); null if it did not. */
+    readonly exit: string | null;
   };
   readonly benchCpuSeconds: number;
   readonly errors: readonly string[];
@@ -94,8 +120,16 @@ export interface BenchProgress {
 
 /** A source address serves at most this many clients: loopback has about 28 000 ephemeral ports. */
 const CLIENTS_PER_SOURCE_ADDRESS = 20_000;
-const MAX_STEP_FACTOR = 1.5;
+const DEFAULT_STEP_FACTOR = 1.5;
+/** A round that sent less than this share of its offer was limited by the bench, not the server. */
+const BENCH_BOUND_SHARE = 0.9;
 const MAX_STEPS = 20;
+/**
+ * A ramp goes one step past a step whose only fault was its p99: on a shared machine one
+ * scheduling stall can put a step over the bound, and two in a row are not a stall. A step
+ * that lost messages ends the ramp at once (the next would only lose more).
+ */
+const P99_FAILURES_IN_A_ROW = 2;
 
 export async function runBench(options: BenchOptions, progress?: BenchProgress): Promise<BenchResult> {
   const server = options.spawn === null ? null : await spawnServer({
@@ -161,6 +195,8 @@ async function measure(options: BenchOptions, server: RunningServer | null, prog
   let failure: unknown;
   const settled = Promise.allSettled(tasks).then((results) => {
     failure = results.find((result) => result.status === 'rejected')?.reason;
+    // A task that died will never report its round: wake the primary instead of waiting for ever.
+    if (failure !== undefined) reports.abort(failure);
     return results;
   });
 
@@ -174,6 +210,9 @@ async function measure(options: BenchOptions, server: RunningServer | null, prog
     }
     progress?.connecting(control.greeted, options.clients);
     if (failure !== undefined) throw failure;
+    // Not everyone got in by the deadline (a server that hangs rather than dies): end the run,
+    // which stops every thread's connect loop, so that they report and the run goes on to its result.
+    if (control.greeted + control.refused < options.clients) control.finish();
     while (reports.connected.length < threads && failure === undefined) await sleep(5);
     // From the first connection attempt of any thread to the last greeting: thread start-up is not the server's time.
     const connectSeconds =
@@ -182,23 +221,27 @@ async function measure(options: BenchOptions, server: RunningServer | null, prog
     // Everyone is greeted, but everyone's logins may still be on their way to everyone (n² lines):
     // a round starts once the server has gone quiet, or it would measure the connect backlog.
     const settleStart = performance.now();
-    await settle(control, failure);
+    if (control.greeted === options.clients) await settle(control, () => failure);
     const settleSeconds = (performance.now() - settleStart) / 1000;
     const connected = sample();
     const connect = { clients: options.clients, greeted: control.greeted, refused: control.refused, seconds: connectSeconds, settleSeconds };
 
     const rounds: RoundResult[] = [];
     let headline: RoundResult | null = null;
-    if (connect.greeted === options.clients) {
+    if (connect.greeted === options.clients && control.dropped === 0) {
       let rate = options.rate;
+      let failuresInARow = 0;
       for (let step = 0; step < (options.max ? MAX_STEPS : 1); step++) {
         const round = await runRound(options, control, reports, rate, sample, progress);
         rounds.push(round);
-        const held = round.latencyMs.p99 <= options.p99BoundMs && round.integrity.lost === 0;
         if (!options.max) headline = round;
-        else if (held) headline = round;
-        else break;
-        rate *= MAX_STEP_FACTOR;
+        else if (round.held && (headline === null || round.deliveriesPerSecond > headline.deliveriesPerSecond)) headline = round;
+        // A ramp ends at its second p99 failure in a row, at a step that lost messages, that the
+        // bench could not offer in full, or that cost clients (a server that died, or kicked).
+        failuresInARow = round.held ? 0 : failuresInARow + 1;
+        if (failuresInARow >= P99_FAILURES_IN_A_ROW || round.integrity.lost > 0 || round.isBenchBound) break;
+        if (control.dropped > 0 || (server !== null && server.exit() !== null)) break;
+        rate *= options.stepFactor ?? DEFAULT_STEP_FACTOR;
       }
     }
     control.finish();
@@ -212,11 +255,13 @@ async function measure(options: BenchOptions, server: RunningServer | null, prog
       connect,
       rounds,
       headline,
+      heldClients: control.greeted - control.dropped,
       server: {
         cpuSeconds: idle !== undefined && after !== undefined ? after.cpuSeconds - idle.cpuSeconds : null,
         peakRssBytes: after?.peakRssBytes ?? null,
         rssPerClientBytes:
           idle !== undefined && connected !== undefined ? Math.max(0, connected.rssBytes - idle.rssBytes) / options.clients : null,
+        exit: server?.exit() ?? null,
       },
       benchCpuSeconds: (cpu.user + cpu.system) / 1e6,
       errors: summaries.flatMap((summary) => summary.errors),
@@ -238,6 +283,8 @@ async function runRound(
   progress?: BenchProgress,
 ): Promise<RoundResult> {
   const before = sample();
+  const benchCpuBefore = process.cpuUsage();
+  const droppedBefore = control.dropped;
   const sentBefore = sum(control.sentTotals());
   control.startLoad(rate);
   const start = performance.now();
@@ -251,18 +298,29 @@ async function runRound(
   control.startDrain();
   const roundReports = await reports.next();
   const after = sample();
+  const benchCpu = process.cpuUsage(benchCpuBefore);
   const sent = sum(control.sentTotals()) - sentBefore;
   const histogram = createHistogram();
   const counts = emptyCounts();
   const fingerprints = new Map<string, number>();
+  const loopDelayMs = { p99: 0, max: 0 };
   for (const report of roundReports) {
+    loopDelayMs.p99 = Math.max(loopDelayMs.p99, report.loopDelayMs.p99);
+    loopDelayMs.max = Math.max(loopDelayMs.max, report.loopDelayMs.max);
     histogram.add(report.histogram);
     addCounts(counts, report.counts);
     for (const [fingerprint, count] of report.fingerprints) fingerprints.set(fingerprint, (fingerprints.get(fingerprint) ?? 0) + count);
   }
   const ms = (microseconds: number): number => microseconds / 1000;
+  const p99 = ms(histogram.percentile(99));
+  const offeredMessagesPerSecond = rate * options.senders;
+  const sentMessagesPerSecond = sent / loadSeconds;
   return {
     rate,
+    offeredMessagesPerSecond,
+    offeredDeliveriesPerSecond: offeredMessagesPerSecond * options.clients,
+    sentMessagesPerSecond,
+    isBenchBound: sentMessagesPerSecond < BENCH_BOUND_SHARE * offeredMessagesPerSecond,
     sent,
     expectedDeliveries: sent * options.clients,
     loadSeconds,
@@ -270,13 +328,18 @@ async function runRound(
     latencyMs: {
       p50: ms(histogram.percentile(50)),
       p90: ms(histogram.percentile(90)),
-      p99: ms(histogram.percentile(99)),
+      p99,
       p999: ms(histogram.percentile(99.9)),
       max: ms(histogram.count === 0 ? 0 : histogram.max),
       mean: ms(histogram.count === 0 ? 0 : histogram.mean),
     },
     integrity: { ...counts, orderDisagreements: orderDisagreements(fingerprints) },
     serverCpuSeconds: before !== undefined && after !== undefined ? after.cpuSeconds - before.cpuSeconds : null,
+    benchCpuSeconds: (benchCpu.user + benchCpu.system) / 1e6,
+    benchLoopDelayMs: loopDelayMs,
+    droppedClients: control.dropped - droppedBefore,
+    // #5: W4 counts a rate only if p99 stayed under the bound and nothing was lost.
+    held: histogram.count > 0 && p99 < options.p99BoundMs && counts.lost === 0,
     histogram,
   };
 }
@@ -285,11 +348,11 @@ async function runRound(
 const QUIET_MS = 300;
 const MAX_SETTLE_MS = 60_000;
 
-async function settle(control: Control, failure: unknown): Promise<void> {
+async function settle(control: Control, failure: () => unknown): Promise<void> {
   const deadline = performance.now() + MAX_SETTLE_MS;
   let chunks = control.earlyChunks;
   let quietSince = performance.now();
-  while (failure === undefined && performance.now() < deadline) {
+  while (failure() === undefined && performance.now() < deadline) {
     await sleep(50);
     const now = control.earlyChunks;
     if (now !== chunks) {
@@ -308,6 +371,7 @@ class RoundReports {
   readonly #ports: MessagePort[] = [];
   readonly connected: ConnectReport[] = [];
   #wake: (() => void) | null = null;
+  #failure: { readonly reason: unknown } | null = null;
 
   constructor(expected: number) {
     this.#expected = expected;
@@ -326,8 +390,17 @@ class RoundReports {
     for (const port of this.#ports) port.close();
   }
 
+  /** A task failed: next() throws its reason instead of waiting for a report that will not come. */
+  abort(reason: unknown): void {
+    this.#failure = { reason };
+    this.#wake?.();
+  }
+
   async next(): Promise<RoundReport[]> {
-    while (this.#pending.length < this.#expected) await new Promise<void>((resolve) => (this.#wake = resolve));
+    while (this.#pending.length < this.#expected) {
+      if (this.#failure !== null) throw this.#failure.reason;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
     this.#wake = null;
     return this.#pending.splice(0, this.#expected);
   }

@@ -2,7 +2,7 @@
 // ramp rate, then follows the primary's phases through the shared Control: sends on the senders'
 // schedule, checks every message each client receives, and posts each round's figures on its port.
 
-import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
+import { createHistogram, monitorEventLoopDelay, type RecordableHistogram } from 'node:perf_hooks';
 import { connect, type Socket } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
 import { Control, Phase } from './control.ts';
@@ -42,6 +42,11 @@ export interface RoundReport {
   readonly histogram: RecordableHistogram;
   readonly counts: IntegrityCounts;
   readonly fingerprints: ReadonlyArray<readonly [string, number]>;
+  /**
+   * How late this thread's event loop ran during the load (ms): a message that arrives while
+   * the loop is busy waits for it, so this bounds what the bench adds to the latency it reports.
+   */
+  readonly loopDelayMs: { readonly p99: number; readonly max: number };
 }
 
 /** When this task started connecting, and when its last client was greeted (ns since the epoch). */
@@ -69,6 +74,8 @@ const MAX_BURST = 50;
 const TICK_MS = 5;
 /** Clients connecting but not yet greeted, at most: a SYN flood is not the workload. */
 const MAX_CONNECTING = 256;
+/** How often a thread waiting for a connection slot looks whether the primary gave up. */
+const SLOT_POLL_MS = 50;
 
 class SimulatedClient {
   readonly socket: Socket;
@@ -103,6 +110,7 @@ export default async function runClients(task: ClientTask): Promise<TaskSummary>
   let connecting = 0;
   let onSlot: (() => void) | null = null;
   let greeted = 0;
+  let refused = 0;
   let lastGreetNs = 0;
   const nowNs = (): number => Number(process.hrtime.bigint() - epoch);
 
@@ -137,6 +145,7 @@ export default async function runClients(task: ClientTask): Promise<TaskSummary>
       onSlot?.();
     } else if (data.indexOf(protocol.refusal) !== -1) {
       client.isRefused = true;
+      refused++;
       control.countRefused();
       errors.push(`a client was refused: ${data.toString('latin1').trim().slice(0, 200)}`);
       client.socket.destroy(); // the close handler frees its slot
@@ -146,13 +155,21 @@ export default async function runClients(task: ClientTask): Promise<TaskSummary>
   // Phase CONNECT: open this share's connections at the ramp rate.
   const started = performance.now();
   const firstConnectNs = nowNs();
-  for (let i = 0; i < task.clientCount; i++) {
+  // The primary ends the run (phase DONE) when the connect phase times out: a server that hangs
+  // instead of greeting must not keep this loop, or the slot wait below, going for ever.
+  for (let i = 0; i < task.clientCount && control.phase === Phase.Connect; i++) {
     const index = task.firstClient + i;
     const due = started + (i * 1000) / task.rampPerSecond;
     const wait = due - performance.now();
     if (wait > 1) await sleep(wait);
-    while (connecting >= MAX_CONNECTING) await new Promise<void>((resolve) => (onSlot = resolve));
+    while (connecting >= MAX_CONNECTING && control.phase === Phase.Connect) {
+      await new Promise<void>((resolve) => {
+        onSlot = resolve;
+        setTimeout(resolve, SLOT_POLL_MS);
+      });
+    }
     onSlot = null;
+    if (control.phase !== Phase.Connect) break;
     const localAddress = task.sourceAddresses.length > 0 ? task.sourceAddresses[index % task.sourceAddresses.length] : undefined;
     const socket = connect({ host: task.host, port: task.port, noDelay: true, ...(localAddress === undefined ? {} : { localAddress }) });
     const client = new SimulatedClient(socket, task.senders, senderOfClient(index, task.totalClients, task.senders));
@@ -164,14 +181,19 @@ export default async function runClients(task: ClientTask): Promise<TaskSummary>
       if (control.phase !== Phase.Done) errors.push(`client ${index}: ${error.message}`);
     });
     socket.on('close', () => {
-      if (client.isGreeted) return;
+      if (client.isGreeted) {
+        // Closed by the other end (the bench closes its sockets only once the phase is DONE):
+        // a kick, or a server that died. The run reports how many clients it held.
+        if (control.phase !== Phase.Done) control.countDropped();
+        return;
+      }
       connecting--;
       onSlot?.();
       if (!client.isRefused && control.phase === Phase.Connect) control.countRefused();
     });
   }
 
-  while (greeted + control.refused < task.clientCount && control.phase === Phase.Connect) await sleep(5);
+  while (greeted + refused < task.clientCount && control.phase === Phase.Connect) await sleep(5);
   post({ type: 'connected', report: { taskIndex: task.taskIndex, firstConnectNs, lastGreetNs } });
 
   // Rounds: LOAD (send on schedule) then DRAIN (wait for what is in flight), until DONE.
@@ -182,6 +204,8 @@ export default async function runClients(task: ClientTask): Promise<TaskSummary>
     const rate = control.rate;
     const roundStart = performance.now();
     const sentAtStart = senders.map((client) => client.sent);
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
     const ticker = setInterval(() => {
       const elapsedSeconds = (performance.now() - roundStart) / 1000;
       senders.forEach((client, k) => {
@@ -197,6 +221,8 @@ export default async function runClients(task: ClientTask): Promise<TaskSummary>
     }, TICK_MS);
     phase = await control.waitPhaseChange(Phase.Load);
     clearInterval(ticker);
+    loopDelay.disable();
+    const loopDelayMs = { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
 
     for (const client of senders) control.publishSent(client.sender, client.sent);
     control.taskStopped();
@@ -212,7 +238,7 @@ export default async function runClients(task: ClientTask): Promise<TaskSummary>
       addCounts(counts, result.counts);
       if (result.counts.lost === 0) fingerprints.set(result.fingerprint, (fingerprints.get(result.fingerprint) ?? 0) + 1);
     }
-    post({ type: 'round', report: { taskIndex: task.taskIndex, round, histogram, counts, fingerprints: [...fingerprints] } });
+    post({ type: 'round', report: { taskIndex: task.taskIndex, round, histogram, counts, fingerprints: [...fingerprints], loopDelayMs } });
     histogram = createHistogram();
     phase = await control.waitPhaseChange(Phase.Drain);
   }

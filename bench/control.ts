@@ -15,7 +15,9 @@ const RATE_MILLI = 4;
 const STOPPED_TASKS = 5;
 /** Chunks received before the first round: the primary waits for them to stop coming. */
 const EARLY_CHUNKS = 6;
-const HEADER = 7;
+/** Clients that were greeted and then closed by the server before the run ended. */
+const DROPPED = 7;
+const HEADER = 8;
 
 export class Control {
   readonly shared: SharedArrayBuffer;
@@ -64,6 +66,14 @@ export class Control {
     Atomics.add(this.#cells, EARLY_CHUNKS, 1);
   }
 
+  countDropped(): void {
+    Atomics.add(this.#cells, DROPPED, 1);
+  }
+
+  get dropped(): number {
+    return Atomics.load(this.#cells, DROPPED);
+  }
+
   get earlyChunks(): number {
     return Atomics.load(this.#cells, EARLY_CHUNKS);
   }
@@ -81,6 +91,7 @@ export class Control {
     this.#setPhase(Phase.Drain);
   }
 
+  /** Primary: ends the run, from any phase (also a connect phase that will never complete). */
   finish(): void {
     this.#setPhase(Phase.Done);
   }

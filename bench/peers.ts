@@ -1,7 +1,8 @@
 // `npm run bench:peers`: chatd beside the seed's Go server and nats-server, the same workloads
 // in one run, servers in rotation (chatd, seed, nats, chatd, …) so that none always runs on a
 // quieter machine. Prints a Markdown table of medians for docs/BENCHMARKS.md and writes every
-// run's JSON to bench-peers.json.
+// run's JSON to bench-peers.json (each chat-bench result with its workload's name; the --max
+// steps are in its rounds, which `npm run bench:plot` draws).
 //
 //   npm run bench:peers -- [--repeats 3] [--workload NAME …] [--seed-binary /tmp/seedchat]
 
@@ -9,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { runBench, type BenchOptions, type BenchResult } from './chat-bench.ts';
+import { runBench, type BenchOptions, type BenchResult, type RoundResult } from './chat-bench.ts';
 import { median } from './regression.ts';
 import { isClean, toJson } from './report.ts';
 import type { ServerKind } from './servers.ts';
@@ -21,7 +22,9 @@ interface PeerWorkload {
   readonly rate: number;
   readonly duration: number;
   readonly ramp: number;
+  /** A --max ramp: rate is the first step's, each next step offers stepFactor times more. */
   readonly max?: boolean;
+  readonly stepFactor?: number;
 }
 
 /** The workloads of issue #5 (W1–W5), plus the small one the seed's server survives. */
@@ -30,8 +33,15 @@ export const PEER_WORKLOADS: readonly PeerWorkload[] = [
   { name: 'W1-connect', clients: 5000, senders: 1, rate: 1, duration: 1, ramp: 5000 },
   { name: 'W2-fanout', clients: 1000, senders: 10, rate: 10, duration: 10, ramp: 2000 },
   { name: 'W3-fanout', clients: 5000, senders: 5, rate: 5, duration: 10, ramp: 5000 },
-  { name: 'W4-max', clients: 1000, senders: 10, rate: 10, duration: 3, ramp: 2000, max: true },
+  // From 20,000 deliveries/s offered, ×1.6 a step (12 steps reach 3.5 million): enough points
+  // below the knee for the latency curve, few enough to keep a ramp under a minute.
+  { name: 'W4-max', clients: 1000, senders: 10, rate: 2, duration: 3, ramp: 2000, max: true, stepFactor: 1.6 },
   { name: 'W5-many', clients: 10000, senders: 5, rate: 2, duration: 10, ramp: 5000 },
+  // W4's ramp at the size the seed's server survives (100 clients joining at 50/s), so the curve
+  // has all three servers. Its clients that do not send are dropped from its broadcast after 60 s
+  // of silence (its idle timeout), so the whole ramp must end sooner: 2,000 deliveries/s ×1.6 up
+  // to 12 steps of 3 s.
+  { name: 'W4-seed-sized', clients: 100, senders: 10, rate: 2, duration: 3, ramp: 50, max: true, stepFactor: 1.6 },
 ];
 
 const SERVERS: readonly ServerKind[] = ['chatd', 'seed', 'nats'];
@@ -79,7 +89,10 @@ async function main(): Promise<void> {
       }
     }
   }
-  writeFileSync(argv.json, `[${[...cells.values()].flatMap((cell) => cell.results.map(toJson)).join(',\n')}]\n`);
+  const runs = [...cells.entries()].flatMap(([key, cell]) =>
+    cell.results.map((result) => ({ workload: key.split('/')[0]!, ...(JSON.parse(toJson(result)) as object) })),
+  );
+  writeFileSync(argv.json, `${JSON.stringify(runs, null, 2)}\n`);
   process.stdout.write(markdownTable(workloads, servers, cells));
 }
 
@@ -100,47 +113,65 @@ function optionsFor(workload: PeerWorkload, kind: ServerKind, workers: number, t
     ramp: workload.ramp,
     threads,
     max: workload.max ?? false,
+    ...(workload.stepFactor === undefined ? {} : { stepFactor: workload.stepFactor }),
     p99BoundMs: 100,
     drainTimeoutMs: 5000,
-    connectTimeoutMs: 60_000,
+    // W5's 10,000 clients take 2 s to open, and chatd tells each login to everyone (50 million lines).
+    connectTimeoutMs: Math.max(60_000, (workload.clients / workload.ramp) * 3000),
   };
 }
 
 function summary(result: BenchResult): string {
   const round = result.headline;
-  if (result.connect.greeted < result.connect.clients) return `only ${result.connect.greeted} of ${result.connect.clients} got in`;
-  if (round === null) return 'no rate held';
-  return `p99 ${round.latencyMs.p99.toFixed(1)} ms, ${Math.round(round.deliveriesPerSecond)}/s${isClean(round) ? '' : ', integrity broken'}`;
+  const died = result.server.exit === null ? '' : ` (server ${result.server.exit.slice(0, 120)})`;
+  if (result.connect.greeted < result.connect.clients) return `only ${result.connect.greeted} of ${result.connect.clients} got in${died}`;
+  if (round === null) return `no rate held${died}`;
+  const steps = result.options.max ? `${result.rounds.length} steps, max ` : '';
+  return (
+    `${steps}p99 ${round.latencyMs.p99.toFixed(1)} ms, ${Math.round(round.deliveriesPerSecond)}/s, held ${result.heldClients} clients, ` +
+    `bench cpu ${round.benchCpuSeconds.toFixed(1)} s${isClean(round) ? '' : ', integrity broken'}${died}`
+  );
 }
 
 function markdownTable(workloads: readonly PeerWorkload[], servers: readonly ServerKind[], cells: Map<string, Cell>): string {
   const lines = [
-    '| workload | server | greeted | connect s | p50 ms | p99 ms | p99.9 ms | deliveries/s | server CPU µs/delivery | server RSS KiB/client | lost / dup / late / order | bench CPU s |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| workload | server | greeted | held | connect s | p50 ms | p99 ms | p99.9 ms | deliveries/s | server CPU s | server CPU µs/delivery | server RSS KiB/client | lost / dup / late / order | bench CPU s | bench loop p99 ms |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
+  const notes: string[] = [];
   for (const workload of workloads) {
     for (const kind of servers) {
       const cell = cells.get(`${workload.name}/${kind}`);
       if (cell === undefined) continue;
       const ok = cell.results.filter((result) => result.headline !== null);
-      const m = (pick: (result: BenchResult) => number | null): string => {
-        const values = ok.map(pick).filter((value): value is number => value !== null && Number.isFinite(value));
+      // Medians over the runs that produced figures; every run's counts are listed as they were.
+      const m = (pick: (result: BenchResult, round: RoundResult) => number | null): string => {
+        const values = ok.map((result) => pick(result, result.headline!)).filter((value): value is number => value !== null && Number.isFinite(value));
         return values.length === 0 ? '—' : format(median(values));
       };
       const greeted = cell.results.map((result) => `${result.connect.greeted}/${result.connect.clients}`).join(', ');
+      const held = cell.results.map((result) => String(result.heldClients)).join(', ');
       const integrity = ok.map((result) => {
         const i = result.headline!.integrity;
         return `${i.lost}/${i.duplicated}/${i.late}/${i.orderDisagreements}`;
       });
+      cell.results.forEach((result, run) => {
+        if (result.server.exit !== null) notes.push(`- ${workload.name}, ${kind}, run ${run + 1}: the server ${result.server.exit.slice(0, 160)}`);
+        else if (result.headline === null && result.connect.greeted === result.connect.clients) {
+          notes.push(`- ${workload.name}, ${kind}, run ${run + 1}: no step held p99 < 100 ms with nothing lost`);
+        }
+      });
+      for (const failure of cell.failures) notes.push(`- ${workload.name}, ${kind}: failed: ${failure}`);
       lines.push(
-        `| ${workload.name} | ${kind} | ${greeted || cell.failures.join('; ')} | ${m((r) => r.connect.seconds)} | ${m((r) => r.headline!.latencyMs.p50)} | ` +
-          `${m((r) => r.headline!.latencyMs.p99)} | ${m((r) => r.headline!.latencyMs.p999)} | ${m((r) => r.headline!.deliveriesPerSecond)} | ` +
-          `${m((r) => (r.headline!.serverCpuSeconds === null ? null : (r.headline!.serverCpuSeconds * 1e6) / Math.max(1, r.headline!.integrity.received)))} | ` +
-          `${m((r) => (r.server.rssPerClientBytes === null ? null : r.server.rssPerClientBytes / 1024))} | ${integrity.join(', ') || '—'} | ${m((r) => r.benchCpuSeconds)} |`,
+        `| ${workload.name} | ${kind} | ${greeted || '—'} | ${held || '—'} | ${m((r) => r.connect.seconds)} | ${m((_, h) => h.latencyMs.p50)} | ` +
+          `${m((_, h) => h.latencyMs.p99)} | ${m((_, h) => h.latencyMs.p999)} | ${m((_, h) => h.deliveriesPerSecond)} | ${m((_, h) => h.serverCpuSeconds)} | ` +
+          `${m((_, h) => (h.serverCpuSeconds === null ? null : (h.serverCpuSeconds * 1e6) / Math.max(1, h.integrity.received)))} | ` +
+          `${m((r) => (r.server.rssPerClientBytes === null ? null : r.server.rssPerClientBytes / 1024))} | ${integrity.join(', ') || '—'} | ` +
+          `${m((_, h) => h.benchCpuSeconds)} | ${m((_, h) => h.benchLoopDelayMs.p99)} |`,
       );
     }
   }
-  return `${lines.join('\n')}\n`;
+  return `${lines.join('\n')}\n${notes.length === 0 ? '' : `\n${notes.join('\n')}\n`}`;
 }
 
 function format(value: number): string {

@@ -17,7 +17,7 @@ export function formatTable(result: BenchResult): string {
   rows.push([
     'workload',
     `${number(options.clients)} clients, ${options.senders} senders × ${number(options.rate, 1)}/s` +
-      `${options.max ? ' ramped ×1.5 per step' : ''}, ${options.payload} B, ${options.duration} s${options.max ? ' per step' : ''}, ` +
+      `${options.max ? ` ramped ×${options.stepFactor ?? 1.5} per step` : ''}, ${options.payload} B, ${options.duration} s${options.max ? ' per step' : ''}, ` +
       `${options.threads} bench threads`,
   ]);
   rows.push([
@@ -26,9 +26,16 @@ export function formatTable(result: BenchResult): string {
       (connect.refused > 0 ? `, ${number(connect.refused)} refused` : '') +
       `; all logins delivered ${number(connect.settleSeconds, 2)} s later`,
   ]);
+  if (result.server.exit !== null) rows.push(['server died', result.server.exit]);
+  if (result.heldClients < connect.greeted) rows.push(['held', `${number(result.heldClients)} of ${number(connect.greeted)} greeted clients stayed connected`]);
   if (options.max) {
     for (const round of result.rounds) rows.push([`  ${number(round.rate, 1)}/s`, roundLine(round)]);
-    rows.push(['max', result.headline === null ? 'no rate held' : `${number(result.headline.deliveriesPerSecond)} deliveries/s held at ${number(result.headline.rate, 1)}/s per sender`]);
+    rows.push([
+      'max',
+      result.headline === null
+        ? `no rate held p99 < ${number(options.p99BoundMs)} ms with nothing lost`
+        : `${number(result.headline.deliveriesPerSecond)} deliveries/s held at ${number(result.headline.rate, 1)}/s per sender`,
+    ]);
   }
   const headline = result.headline ?? result.rounds.at(-1);
   if (headline !== undefined) {
@@ -55,14 +62,27 @@ export function formatTable(result: BenchResult): string {
     ]);
   }
   rows.push(['bench cpu', `${number(result.benchCpuSeconds, 2)} s (the bench shares the machine with the server)`]);
+  if (headline !== undefined) {
+    rows.push([
+      'bench loop',
+      `event-loop delay p99 ${ms(headline.benchLoopDelayMs.p99)}, max ${ms(headline.benchLoopDelayMs.max)} in the busiest bench thread ` +
+        '(what the bench itself may add to a latency)',
+    ]);
+  }
   for (const error of result.errors.slice(0, 5)) rows.push(['error', error]);
   const width = Math.max(...rows.map(([label]) => label.length));
   return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n');
 }
 
+/** One --max step: what was offered, what came through, and whether it held. */
 function roundLine(round: RoundResult): string {
-  const held = isClean(round) ? '' : '  ✗';
-  return `p99 ${ms(round.latencyMs.p99)}, ${number(round.deliveriesPerSecond)} deliveries/s, lost ${number(round.integrity.lost)}${held}`;
+  const { latencyMs: latency } = round;
+  return (
+    `offered ${number(round.offeredDeliveriesPerSecond)}/s, delivered ${number(round.deliveriesPerSecond)}/s, ` +
+    `p50 ${ms(latency.p50)} p99 ${ms(latency.p99)} p99.9 ${ms(latency.p999)}, lost ${number(round.integrity.lost)}` +
+    `, bench cpu ${number(round.benchCpuSeconds, 1)} s${round.held ? '  ✓' : '  ✗'}` +
+    (round.isBenchBound ? ` (the bench sent only ${number(round.sentMessagesPerSecond)} of ${number(round.offeredMessagesPerSecond)} messages/s)` : '')
+  );
 }
 
 export function isClean(round: RoundResult): boolean {

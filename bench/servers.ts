@@ -29,6 +29,11 @@ export interface RunningServer {
   readonly host: string;
   readonly port: number;
   readonly pid: number;
+  /**
+   * null while the server runs (or once the bench stopped it); else how it ended on its own,
+   * with the first words it wrote on stderr: "exited with code 2: fatal error: concurrent map writes".
+   */
+  exit(): string | null;
   stop(): Promise<void>;
 }
 
@@ -98,12 +103,15 @@ async function spawnChatd(options: SpawnOptions): Promise<RunningServer> {
     ...(options.extraArgs ?? []),
   ];
   const child = spawn(process.execPath, args, { cwd: root, env: serverEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+  const lastLines: string[] = [];
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`chatd in ${root} did not start listening within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
     let output = '';
     // Keep reading stderr for the whole run: chatd logs synchronously, and a full pipe would stall it.
     createInterface({ input: child.stderr! }).on('line', (line) => {
       if (output.length < 4000) output += `${line}\n`;
+      lastLines.push(line);
+      if (lastLines.length > 3) lastLines.shift();
       if (line.includes('"event":"listening"')) {
         clearTimeout(timer);
         resolve((JSON.parse(line) as { port: number }).port);
@@ -114,27 +122,43 @@ async function spawnChatd(options: SpawnOptions): Promise<RunningServer> {
       reject(new Error(`chatd exited with code ${code} before listening:\n${output}`));
     });
   });
-  return running('chatd', child, port);
+  return running('chatd', child, port, () => lastLines.join(' | '));
 }
 
+/** Enough of a Go panic to name it ("fatal error: concurrent map writes"); its goroutine dump is not kept. */
+const STDERR_HEAD_CHARS = 300;
+
 async function startPeer(kind: ServerKind, binary: string, args: string[], port: number): Promise<RunningServer> {
-  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'ignore'] });
+  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderrHead = '';
+  // Drained for the whole run (a full pipe would block the server); only the head is kept.
+  child.stderr!.on('data', (chunk: Buffer) => {
+    if (stderrHead.length < STDERR_HEAD_CHARS) stderrHead += chunk.toString('utf8', 0, STDERR_HEAD_CHARS);
+  });
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (!(await isListening(port))) {
     if (child.exitCode !== null) throw new Error(`${binary} exited with code ${child.exitCode}`);
     if (Date.now() > deadline) throw new Error(`${binary} did not listen on ${port} within ${START_TIMEOUT_MS} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return running(kind, child, port);
+  return running(kind, child, port, () => stderrHead.split('\n').filter((line) => line.trim() !== '').slice(0, 2).join(' | '));
 }
 
-function running(kind: ServerKind, child: ChildProcess, port: number): RunningServer {
+function running(kind: ServerKind, child: ChildProcess, port: number, stderrTail: () => string): RunningServer {
+  let isStopping = false;
   return {
     kind,
     host: HOST,
     port,
     pid: child.pid!,
+    exit() {
+      if (isStopping || (child.exitCode === null && child.signalCode === null)) return null;
+      const how = child.exitCode !== null ? `exited with code ${child.exitCode}` : `killed by ${child.signalCode}`;
+      const said = stderrTail().slice(0, STDERR_HEAD_CHARS);
+      return said === '' ? how : `${how}: ${said}`;
+    },
     async stop() {
+      isStopping = true;
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, 'exit');
       child.kill('SIGTERM');

@@ -35,13 +35,15 @@ async function main(): Promise<void> {
       'seed-binary': { type: 'string', default: '/tmp/seedchat', describe: 'with --spawn seed: the built seed server (docs/BENCHMARKS.md says how to build it)' },
       'server-pid': { type: 'number', describe: 'measure CPU and memory of this process (automatic with --spawn)' },
       threads: { type: 'number', default: availableParallelism(), describe: 'bench threads the clients are spread over' },
-      max: { type: 'boolean', default: false, describe: 'raise --rate ×1.5 per step until p99 passes --p99-bound or a message is lost' },
+      max: { type: 'boolean', default: false, describe: 'raise --rate ×--step-factor per step until p99 reaches --p99-bound or a message is lost; report the most deliveries/s that held' },
       'p99-bound': { type: 'number', default: 100, describe: 'with --max: the p99 latency (ms) a rate must stay under' },
+      'step-factor': { type: 'number', default: 1.5, describe: 'with --max: each step offers this many times the rate of the one before' },
       'drain-timeout': { type: 'number', default: 5, describe: 'seconds to wait for messages in flight after each step' },
       json: { type: 'string', describe: 'write the full result as JSON to this file' },
       histogram: { type: 'string', describe: 'write the latency distribution (percentile, ms) as CSV to this file' },
     })
     .check((args) => {
+      if (!(args['step-factor'] > 1)) throw new Error(`--step-factor must be above 1; got ${args['step-factor']}`);
       for (const key of ['clients', 'senders', 'rate', 'duration', 'payload', 'ramp', 'threads', 'workers', 'p99-bound', 'drain-timeout'] as const) {
         const value = args[key];
         if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new Error(`--${key} must be a positive number; got ${String(value)}`);
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
     ramp: argv.ramp,
     threads: argv.threads,
     max: argv.max,
+    stepFactor: argv['step-factor'],
     p99BoundMs: argv['p99-bound'],
     drainTimeoutMs: argv['drain-timeout'] * 1000,
     connectTimeoutMs: Math.max(30_000, (argv.clients / argv.ramp) * 1000 * 3),
