@@ -189,7 +189,10 @@ export default async function runClients(task: ClientTask): Promise<TaskSummary>
       }
       connecting--;
       onSlot?.();
-      if (!client.isRefused && control.phase === Phase.Connect) control.countRefused();
+      if (!client.isRefused && control.phase === Phase.Connect) {
+        refused++;
+        control.countRefused();
+      }
     });
   }
 

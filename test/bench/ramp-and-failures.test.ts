@@ -9,14 +9,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runBench, type BenchOptions, type BenchResult } from '../../bench/chat-bench.ts';
 
 type Behaviour =
-  /** Broadcasts every line, but holds each for 150 ms while more than 100 lines a second come in. */
-  | 'slow-past-100-lines-a-second'
+  /** Broadcasts every line, but holds each for 150 ms while more than 200 lines a second come in. */
+  | 'slow-past-200-lines-a-second'
   /** Accepts connections and never says a word. */
   | 'never-greets'
   /** Greets everyone, then closes every connection once the third client is in: a server that died. */
-  | 'drops-everyone';
+  | 'drops-everyone'
+  /** Greets two clients, then closes each new connection before greeting it. */
+  | 'full-after-two';
 
-const SLOW_LINES_PER_SECOND = 100;
+const SLOW_LINES_PER_SECOND = 200;
 const SLOW_DELAY_MS = 150;
 
 async function startServer(behaviour: Behaviour): Promise<Server> {
@@ -25,6 +27,7 @@ async function startServer(behaviour: Behaviour): Promise<Server> {
   const server = createServer((socket) => {
     socket.on('error', () => {});
     if (behaviour === 'never-greets') return;
+    if (behaviour === 'full-after-two' && clients.length === 2) return void socket.destroy();
     const addr = `${socket.remoteAddress}:${socket.remotePort}`;
     clients.push(socket);
     socket.write(`[${addr}]${addr}:I am here\n`);
@@ -88,10 +91,11 @@ async function benchAgainst(behaviour: Behaviour, overrides: Partial<BenchOption
 
 describe('chat-bench --max', () => {
   it('ramps until two steps in a row miss the p99 bound, and reports the most deliveries/s that held', async () => {
-    // 2 senders × 20, 40, 80, 160 lines a second: the server turns slow past 100.
-    const result = await benchAgainst('slow-past-100-lines-a-second', { max: true, stepFactor: 2 });
-    expect(result.rounds.map((round) => round.offeredMessagesPerSecond)).toEqual([40, 80, 160, 320]);
-    expect(result.rounds.map((round) => round.offeredDeliveriesPerSecond)).toEqual([160, 320, 640, 1280]);
+    // 2 senders × 20, 60, 180, 540 lines a second: the server turns slow past 200 (wide margins
+    // both ways, so that a stalled, then catching-up sender on a busy machine changes nothing).
+    const result = await benchAgainst('slow-past-200-lines-a-second', { max: true, stepFactor: 3 });
+    expect(result.rounds.map((round) => round.offeredMessagesPerSecond)).toEqual([40, 120, 360, 1080]);
+    expect(result.rounds.map((round) => round.offeredDeliveriesPerSecond)).toEqual([160, 480, 1440, 4320]);
     expect(result.rounds.map((round) => round.held)).toEqual([true, true, false, false]);
     for (const round of result.rounds) {
       expect(round.latencyMs.p50).toBeLessThanOrEqual(round.latencyMs.p90);
@@ -112,6 +116,14 @@ describe('chat-bench against a failing server', () => {
     expect(result.connect).toMatchObject({ clients: 4, greeted: 0 });
     expect(result.rounds).toEqual([]);
     expect(result.headline).toBeNull();
+  });
+
+  it('ends the connect phase when the clients not greeted were closed, counting them refused', async () => {
+    const started = performance.now();
+    const result = await benchAgainst('full-after-two', { connectTimeoutMs: 30_000 });
+    expect(performance.now() - started).toBeLessThan(8000);
+    expect(result.connect).toMatchObject({ clients: 4, greeted: 2, refused: 2 });
+    expect(result.rounds).toEqual([]);
   });
 
   it('reports the clients a server dropped, and runs no load without them', async () => {
