@@ -72,6 +72,9 @@ export async function spawnServer(options: SpawnOptions): Promise<RunningServer>
 const LIMITS_OFF: ReadonlyArray<readonly [string, string]> = [
   ['--rate-limit', '0'],
   ['--max-per-ip', '0'],
+  // The clients that only listen say nothing for the whole run, and a W4 ramp or a W5 run
+  // lasts more than the default minute: they would be timed out mid-run.
+  ['--idle-timeout', '3600'],
 ];
 
 /**
