@@ -19,7 +19,7 @@ import {
 } from '../server/config.ts';
 import { formatAddress } from '../protocol/index.ts';
 import { createLogger } from '../server/log.ts';
-import { ListenError, startServer } from '../server/primary.ts';
+import { ClusterError, ListenError, startServer } from '../server/primary.ts';
 import { checkNodeVersion, fail, packageVersion } from './common.ts';
 
 const EXIT_USAGE = 2;
@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     server = await startServer(config, log, { adminToken });
   } catch (error) {
     if (error instanceof ListenError) fail('chatd', describeListenError(error, config), EXIT_FAILURE);
+    if (error instanceof ClusterError) fail('chatd', error.message, EXIT_FAILURE);
     throw error;
   }
   const stop = (signal: NodeJS.Signals): void => {
@@ -90,6 +91,11 @@ function parseArguments(argv: string[]): ServerConfig {
       requiresArg: true,
       // Never the token itself: a command line is visible to every user of the machine.
       describe: 'a file that holds the bearer token POST /announce requires (or set CHATD_ADMIN_TOKEN; without either, /announce is off)',
+    })
+    .option('redis', {
+      type: 'string',
+      requiresArg: true,
+      describe: 'share one chat with every chatd started with the same Redis, e.g. redis://127.0.0.1:6379 (docs/CLUSTER.md); default: this node alone',
     })
     .option('log-level', {
       type: 'string',

@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   COMMAND_SYNTAX: 'CHAT_ERR_COMMAND_SYNTAX',
   NO_SUCH_USER: 'CHAT_ERR_NO_SUCH_USER',
   RATE_LIMITED: 'CHAT_ERR_RATE_LIMITED',
+  CLUSTER_UNAVAILABLE: 'CHAT_ERR_CLUSTER_UNAVAILABLE',
   FLOODING: 'CHAT_ERR_FLOODING',
   TOO_MANY_FROM_ADDRESS: 'CHAT_ERR_TOO_MANY_FROM_ADDRESS',
   SERVER_FULL: 'CHAT_ERR_SERVER_FULL',
@@ -70,6 +71,9 @@ export const noSuchUser = (name: string): ProtocolError =>
 
 export const rateLimited = (linesPerSecond: number, burst: number): ProtocolError =>
   stays(ERROR_CODES.RATE_LIMITED, `slow down: at most ${linesPerSecond} lines a second (${burst} at once); your lines are delayed`);
+
+export const clusterUnavailable = (): ProtocolError =>
+  stays(ERROR_CODES.CLUSTER_UNAVAILABLE, 'this server has lost its link to the other chat servers; try again in a moment');
 
 // Errors that are the last line before the server closes the connection (§6.2).
 

@@ -30,6 +30,7 @@ import { IdleTimer } from './idle-timer.ts';
 import type { Logger } from './log.ts';
 import { NOBODY, workerOf, type ClientEvent } from './messages.ts';
 import { Presence, type Member } from './presence.ts';
+import type { Room } from './room.ts';
 
 /**
  * Where the room's decisions go. Calls are in the one global order; an implementation MUST keep
@@ -59,7 +60,7 @@ export interface RoomSettings {
   readonly idleTimeoutSeconds: number;
 }
 
-export class ChatRoom {
+export class ChatRoom implements Room {
   readonly #settings: RoomSettings;
   readonly #delivery: Delivery;
   readonly #log: Logger;
@@ -134,6 +135,9 @@ export class ChatRoom {
   nextIdleDeadline(): number | undefined {
     return this.#idle.nextDeadline();
   }
+
+  /** One node's room holds nothing outside this process. */
+  async stop(): Promise<void> {}
 
   #connect(id: number, addr: string, ip: string, now: number): void {
     // Nobody sees a login for a client that never got in.

@@ -27,11 +27,13 @@ export interface ServerConfig {
   readonly httpPort: number | null;
   /** A file whose contents (trimmed) are the bearer token for POST /announce; null: none. */
   readonly adminTokenFile: string | null;
+  /** redis:// or rediss:// URL of the Redis that nodes share the chat through; null: one node alone. */
+  readonly redisUrl: string | null;
   readonly logLevel: LogLevel;
 }
 
 type OptionalNumberKey = 'httpPort';
-type NumberKey = Exclude<keyof ServerConfig, 'host' | 'logLevel' | 'adminTokenFile' | OptionalNumberKey>;
+type NumberKey = Exclude<keyof ServerConfig, 'host' | 'logLevel' | 'adminTokenFile' | 'redisUrl' | OptionalNumberKey>;
 
 /** What every numeric option has: its flag, its help text and the values it accepts. */
 interface NumberRange {
@@ -156,6 +158,7 @@ export const CONFIG_KEYS: readonly string[] = [
   ...NUMBER_OPTIONS.map((option) => option.flag),
   ...OPTIONAL_NUMBER_OPTIONS.map((option) => option.flag),
   'admin-token-file',
+  'redis',
   'log-level',
 ];
 
@@ -187,7 +190,8 @@ export function buildConfig(raw: Readonly<Record<string, unknown>>): ServerConfi
   if (adminTokenFile !== null && (typeof adminTokenFile !== 'string' || adminTokenFile.trim() === '')) {
     throw new ConfigError(`--admin-token-file must be the path of a file that holds the token; got ${String(adminTokenFile)}`);
   }
-  const config: ServerConfig = { ...values, ...optional, host, adminTokenFile, logLevel: logLevel as LogLevel };
+  const redisUrl = checkRedisUrl(raw['redis'] ?? null);
+  const config: ServerConfig = { ...values, ...optional, host, adminTokenFile, redisUrl, logLevel: logLevel as LogLevel };
   // One broadcast of the longest line must fit, or a client that reads would be cut as slow.
   if (config.maxPendingBytes < 4 * config.maxLineBytes) {
     throw new ConfigError(
@@ -195,6 +199,22 @@ export function buildConfig(raw: Readonly<Record<string, unknown>>): ServerConfi
     );
   }
   return config;
+}
+
+function checkRedisUrl(value: unknown): string | null {
+  if (value === null) return null;
+  if (Array.isArray(value)) throw new ConfigError(`--redis was given ${value.length} times; give it once`);
+  const usage = 'a URL such as redis://127.0.0.1:6379 (rediss:// for TLS; redis://:PASSWORD@host:6379 with a password)';
+  let url: URL;
+  try {
+    url = new URL(String(value));
+  } catch {
+    throw new ConfigError(`--redis must be ${usage}; got ${String(value)}`);
+  }
+  if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
+    throw new ConfigError(`--redis must be ${usage}; got ${String(value)}`);
+  }
+  return url.toString();
 }
 
 function checkNumber(option: NumberRange, value: unknown): number {

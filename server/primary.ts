@@ -9,13 +9,16 @@ import { Worker } from 'node:worker_threads';
 import { encodeError, shuttingDown } from '../protocol/index.ts';
 import { startAdminHttp, type AdminBackend, type AdminHttp } from './admin-http.ts';
 import { encodeText } from './bytes.ts';
+import { ClusterRoom } from '../cluster/cluster-room.ts';
 import { ChatRoom } from './chat-room.ts';
 import type { ServerConfig } from './config.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { ListenError } from './listen-error.ts';
+import type { CloseReason } from './close-reason.ts';
 import type { Logger } from './log.ts';
 import { SERIALS_PER_START, workerOf, type ClientEvent, type PrimaryMessage, type WorkerMessage, type WorkerSettings } from './messages.ts';
 import { PrimaryMetrics, type MetricsJson } from './metrics.ts';
+import type { Room } from './room.ts';
 
 /** SIGTERM to exit: clients get this long to take their last lines (the issue asks for 5 s in all). */
 const SHUTDOWN_DRAIN_MS = 4000;
@@ -34,6 +37,7 @@ export interface ServerSecrets {
 }
 
 export { ListenError } from './listen-error.ts';
+export { ClusterError } from '../cluster/redis-link.ts';
 
 export interface RunningServer {
   readonly host: string;
@@ -49,7 +53,14 @@ export interface RunningServer {
 export async function startServer(config: ServerConfig, log: Logger, secrets: ServerSecrets = { adminToken: null }): Promise<RunningServer> {
   const port = await reservePort(config.host, config.port);
   const primary = new Primary(config, port, log);
-  await primary.start();
+  // The cluster first: a Redis that cannot be reached stops the start before any client gets in.
+  await primary.joinCluster();
+  try {
+    await primary.start();
+  } catch (error) {
+    await primary.leaveCluster();
+    throw error;
+  }
   let http: AdminHttp | null = null;
   if (config.httpPort !== null) {
     try {
@@ -110,7 +121,8 @@ class Primary {
   /** How many times each worker index has been started. */
   readonly #starts = new Map<number, number>();
   readonly #dispatcher: Dispatcher;
-  readonly #room: ChatRoom;
+  readonly #room: Room;
+  readonly #cluster: ClusterRoom | null;
   readonly #metrics: PrimaryMetrics;
   #idleTimer: NodeJS.Timeout | undefined;
   #isStopping = false;
@@ -129,7 +141,18 @@ class Primary {
       workerIndexes: () => this.#workers.keys(),
     });
     this.#metrics = new PrimaryMetrics(() => this.#room.online);
-    this.#room = new ChatRoom(config, this.#dispatcher, log, { onKick: (reason) => this.#metrics.countKick(reason) });
+    const observer = { onKick: (reason: CloseReason) => this.#metrics.countKick(reason) };
+    this.#cluster = config.redisUrl === null ? null : new ClusterRoom({ ...config, redisUrl: config.redisUrl }, this.#dispatcher, log, observer);
+    this.#room = this.#cluster ?? new ChatRoom(config, this.#dispatcher, log, observer);
+  }
+
+  /** With --redis: connects and registers this node (ClusterError when Redis cannot be reached). */
+  async joinCluster(): Promise<void> {
+    await this.#cluster?.start();
+  }
+
+  async leaveCluster(): Promise<void> {
+    await this.#cluster?.stop();
   }
 
   /** What the HTTP admin endpoints read and do: all of it in this thread, in the global order. */
@@ -170,6 +193,8 @@ class Primary {
     });
     await Promise.all(drained);
     await Promise.all([...this.#workers.values()].map((worker) => worker.terminate()));
+    // The other nodes are told this node's clients are gone, once they have been told goodbye.
+    await this.#room.stop();
     this.#metrics.stop();
   }
 

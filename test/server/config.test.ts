@@ -12,8 +12,14 @@ describe('buildConfig', () => {
       maxPendingBytes: 1 << 20,
       httpPort: null,
       adminTokenFile: null,
+      redisUrl: null,
       logLevel: 'info',
     });
+  });
+
+  it('takes a redis:// or rediss:// URL for --redis', () => {
+    expect(buildConfig({ redis: 'redis://10.0.0.5:6379' }).redisUrl).toBe('redis://10.0.0.5:6379');
+    expect(buildConfig({ redis: 'rediss://:secret@cache.example:6380/2' }).redisUrl).toBe('rediss://:secret@cache.example:6380/2');
   });
 
   it('turns the HTTP endpoints on only when --http-port is given, 0 included', () => {
@@ -37,6 +43,10 @@ describe('buildConfig', () => {
     [{ 'http-port': '65536' }, '--http-port must be a whole number from 0 to 65535; got 65536'],
     [{ 'http-port': '' }, '--http-port must be a whole number from 0 to 65535; got '],
     [{ 'admin-token-file': ' ' }, '--admin-token-file must be the path of a file that holds the token; got  '],
+    [
+      { redis: '127.0.0.1:6379' },
+      '--redis must be a URL such as redis://127.0.0.1:6379 (rediss:// for TLS; redis://:PASSWORD@host:6379 with a password); got 127.0.0.1:6379',
+    ],
   ])('refuses %o with a message that says what to change', (raw, message) => {
     expect(() => buildConfig(raw)).toThrow(new ConfigError(message));
   });
@@ -65,7 +75,7 @@ describe('resolveConfig', () => {
   });
 
   it.each([
-    [{ config: '/etc/bad.json' }, {}, '--config /etc/bad.json: unknown key "idle_timeout"; known keys: host, port, workers, idle-timeout, max-line, max-clients, max-pending, rate-limit, rate-burst, max-per-ip, http-port, admin-token-file, log-level'],
+    [{ config: '/etc/bad.json' }, {}, '--config /etc/bad.json: unknown key "idle_timeout"; known keys: host, port, workers, idle-timeout, max-line, max-clients, max-pending, rate-limit, rate-burst, max-per-ip, http-port, admin-token-file, redis, log-level'],
     [{ config: '/etc/broken.json' }, {}, '--config /etc/broken.json is not valid JSON'],
     [{ config: '/etc/none.json' }, {}, "cannot read --config /etc/none.json: ENOENT: no such file or directory, open '/etc/none.json'"],
     [{}, { CHATD_PROT: '1' }, 'unknown environment variable CHATD_PROT'],

@@ -1,0 +1,216 @@
+// The Lua scripts every change to the shared chat goes through (docs/CLUSTER.md §3). Each runs
+// atomically inside Redis: a name is claimed and its `login` entry appended in one step, never
+// checked first and set later, and the stream's order is the one global order of the cluster.
+//
+// Keys, all under the prefix (default `chatd:`):
+//   log            STREAM  every event of the chat, in the global order
+//   last           STRING  the id of the newest entry of `log` (what a snapshot or a reply waits for)
+//   arrival        STRING  a counter: the order of arrival that `who` lists
+//   who            ZSET    client key -> arrival number
+//   client         HASH    client key -> JSON {a: address, n: name, k: name key}
+//   names          HASH    name key (case folded by chatd) -> client key
+//   nodes          SET     node ids that have registered
+//   node:ID        STRING  a node's heartbeat (expires after the node TTL); value: its read cursor
+//   clients:ID     SET     the client keys a node owns
+// A client key is `NODE/CONNECTION-ID`; the node id is everything before the first `/`.
+
+import { createHash } from 'node:crypto';
+
+/** Arguments common to every script: the key prefix and the stream's length cap. */
+const PRELUDE = `
+local P = ARGV[1]
+local MAXLEN = ARGV[2]
+local function key(name) return P .. name end
+local function last() return redis.call('GET', key('last')) or '0-0' end
+local function emit(fields)
+  local id = redis.call('XADD', key('log'), 'MAXLEN', '~', MAXLEN, '*', unpack(fields))
+  redis.call('SET', key('last'), id)
+  return id
+end
+local function info(c)
+  local raw = redis.call('HGET', key('client'), c)
+  if not raw then return nil end
+  return cjson.decode(raw)
+end
+local function nodeOf(c) return string.match(c, '^([^/]+)/') end
+-- Claims NAME (its key KEY) for client C, or, when someone holds it, ADDR, then ADDR~2, ADDR~3...
+-- (addresses are ASCII, so string.lower folds them as chatd does). Returns the name claimed.
+local function claim(c, addr, name, k)
+  local holder = redis.call('HGET', key('names'), k)
+  if holder and holder ~= c then
+    name = addr
+    k = string.lower(addr)
+    local n = 1
+    while true do
+      holder = redis.call('HGET', key('names'), k)
+      if not holder or holder == c then break end
+      n = n + 1
+      name = addr .. '~' .. n
+      k = string.lower(name)
+    end
+  end
+  redis.call('HSET', key('names'), k, c)
+  redis.call('HSET', key('client'), c, cjson.encode({a = addr, n = name, k = k}))
+  redis.call('ZADD', key('who'), redis.call('INCR', key('arrival')), c)
+  redis.call('SADD', key('clients:' .. nodeOf(c)), c)
+  return name
+end
+-- Takes client C out of presence; returns what it was, or nil when it was not there.
+local function drop(c)
+  local member = info(c)
+  if not member then return nil end
+  redis.call('HDEL', key('client'), c)
+  if redis.call('HGET', key('names'), member.k) == c then redis.call('HDEL', key('names'), member.k) end
+  redis.call('ZREM', key('who'), c)
+  redis.call('SREM', key('clients:' .. nodeOf(c)), c)
+  return member
+end
+-- Everyone a node owned is gone: one logout entry each, then the node is forgotten.
+local function dropNode(node, why)
+  for _, c in ipairs(redis.call('SMEMBERS', key('clients:' .. node))) do
+    local member = drop(c)
+    if member then emit({'e', 'logout', 'n', node, 'c', c, 'a', member.a, 'm', member.n, 'w', why}) end
+  end
+  redis.call('DEL', key('clients:' .. node), key('node:' .. node))
+  redis.call('SREM', key('nodes'), node)
+end
+`;
+
+/** Every script by name, with the ARGV it takes after the prelude's two. */
+const SOURCES = {
+  /** node, seq, client, addr, name, name key -> {'ok', id, name} | {'dup', last} */
+  join: `
+local node, seq, c, addr, name, k = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+if redis.call('HEXISTS', key('client'), c) == 1 then return {'dup', last()} end
+name = claim(c, addr, name, k)
+return {'ok', emit({'e', 'login', 'n', node, 's', seq, 'c', c, 'a', addr, 'm', name}), name}
+`,
+  /** node, seq, client, text -> {'ok', id} | {'gone', last} */
+  say: `
+local node, seq, c, text = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local member = info(c)
+if not member then return {'gone', last()} end
+return {'ok', emit({'e', 'chat', 'n', node, 's', seq, 'c', c, 'a', member.a, 'm', member.n, 't', text})}
+`,
+  /** node, seq, client, new name, its key -> {'ok', id} | {'same' | 'taken' | 'gone', last} */
+  rename: `
+local node, seq, c, name, k = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local member = info(c)
+if not member then return {'gone', last()} end
+if member.n == name then return {'same', last()} end
+local holder = redis.call('HGET', key('names'), k)
+if holder and holder ~= c then return {'taken', last()} end
+redis.call('HDEL', key('names'), member.k)
+redis.call('HSET', key('names'), k, c)
+redis.call('HSET', key('client'), c, cjson.encode({a = member.a, n = name, k = k}))
+return {'ok', emit({'e', 'rename', 'n', node, 's', seq, 'c', c, 'a', member.a, 'm', member.n, 't', name})}
+`,
+  /** node, seq, client, recipient's name key, text -> {'ok', id} | {'nouser', last} | {'gone', last} */
+  msg: `
+local node, seq, c, k, text = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local member = info(c)
+if not member then return {'gone', last()} end
+local to = redis.call('HGET', key('names'), k)
+if not to then return {'nouser', last()} end
+return {'ok', emit({'e', 'private', 'n', node, 's', seq, 'c', c, 'a', member.a, 'm', member.n, 'r', to, 't', text})}
+`,
+  /** node, seq, client, why (quit | left | timeout) -> {'ok', id} | {'gone', last} */
+  leave: `
+local node, seq, c, why = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local member = drop(c)
+if not member then return {'gone', last()} end
+local kind = 'logout'
+if why == 'timeout' then kind = 'timeout' end
+return {'ok', emit({'e', kind, 'n', node, 's', seq, 'c', c, 'a', member.a, 'm', member.n, 'w', why})}
+`,
+  /** node, seq, text -> {'ok', id, online} */
+  announce: `
+local node, seq, text = ARGV[3], ARGV[4], ARGV[5]
+return {'ok', emit({'e', 'announce', 'n', node, 's', seq, 't', text}), redis.call('ZCARD', key('who'))}
+`,
+  /**
+   * node, ttl ms, cursor, retention ms -> {'ok'} | {'lost'}. Renews this node's heartbeat (only
+   * if it still has one: a node that was given up for dead must register again), gives up every
+   * node whose heartbeat expired, and trims the entries every live node has read and that are
+   * older than the retention.
+   */
+  heartbeat: `
+local node, ttl, cursor, retention = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+if not redis.call('SET', key('node:' .. node), cursor, 'PX', ttl, 'XX') then return {'lost'} end
+local lowest = nil
+for _, other in ipairs(redis.call('SMEMBERS', key('nodes'))) do
+  local seen = redis.call('GET', key('node:' .. other))
+  if not seen then
+    dropNode(other, 'node-lost')
+  else
+    local ms, sq = string.match(seen, '^(%d+)-(%d+)$')
+    if ms and (not lowest or tonumber(ms) < lowest) then lowest = tonumber(ms) end
+  end
+end
+local now = redis.call('TIME')
+local oldest = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - retention
+if lowest and lowest < oldest then oldest = lowest end
+redis.call('XTRIM', key('log'), 'MINID', string.format('%d', oldest))
+return {'ok'}
+`,
+  /**
+   * node, ttl ms, cursor, seq, then (client, addr, name, name key) for every client the node owns
+   * -> {'ok', last}. Registers the node (again), forgets its clients that are no longer there and
+   * brings back the ones Redis does not know: after a start, a lost link or a Redis restart.
+   */
+  resync: `
+local node, ttl, cursor, seq = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+redis.call('SET', key('node:' .. node), cursor, 'PX', ttl)
+redis.call('SADD', key('nodes'), node)
+local owned = {}
+for i = 7, #ARGV, 4 do owned[ARGV[i]] = true end
+for _, c in ipairs(redis.call('SMEMBERS', key('clients:' .. node))) do
+  if not owned[c] then
+    local member = drop(c)
+    if member then emit({'e', 'logout', 'n', node, 'c', c, 'a', member.a, 'm', member.n, 'w', 'left'}) end
+  end
+end
+for i = 7, #ARGV, 4 do
+  local c, addr, name, k = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  if redis.call('HEXISTS', key('client'), c) == 0 then
+    name = claim(c, addr, name, k)
+    emit({'e', 'login', 'n', node, 's', seq, 'c', c, 'a', addr, 'm', name, 'w', 'resync'})
+  end
+end
+return {'ok', last()}
+`,
+  /** -> {last, client, addr, name, client, addr, name, …} in order of arrival, in one step. */
+  snapshot: `
+local out = {last()}
+for _, c in ipairs(redis.call('ZRANGE', key('who'), 0, -1)) do
+  local member = info(c)
+  if member then
+    out[#out + 1] = c
+    out[#out + 1] = member.a
+    out[#out + 1] = member.n
+  end
+end
+return out
+`,
+  /** node -> {'ok'}: a node that stops tells the others its clients are gone. */
+  leaveNode: `
+dropNode(ARGV[3], 'node-stopped')
+return {'ok'}
+`,
+} as const;
+
+export type ScriptName = keyof typeof SOURCES;
+
+export interface Script {
+  readonly name: ScriptName;
+  readonly source: string;
+  /** SHA-1 of the source, for EVALSHA. */
+  readonly sha: string;
+}
+
+export const SCRIPTS: Readonly<Record<ScriptName, Script>> = Object.fromEntries(
+  Object.entries(SOURCES).map(([name, body]) => {
+    const source = PRELUDE + body;
+    return [name, { name, source, sha: createHash('sha1').update(source).digest('hex') }];
+  }),
+) as Record<ScriptName, Script>;
