@@ -3,6 +3,7 @@
 // measured into one result. Runs in the bench's main thread; prints nothing (see report.ts).
 
 import { randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
@@ -132,6 +133,7 @@ const MAX_STEPS = 20;
 const P99_FAILURES_IN_A_ROW = 2;
 
 export async function runBench(options: BenchOptions, progress?: BenchProgress): Promise<BenchResult> {
+  checkOpenFileLimit(options.clients);
   const server = options.spawn === null ? null : await spawnServer({
     kind: options.spawn,
     workers: options.workers,
@@ -257,7 +259,7 @@ async function measure(options: BenchOptions, server: RunningServer | null, prog
       headline,
       heldClients: control.greeted - control.dropped,
       server: {
-        cpuSeconds: idle !== undefined && after !== undefined ? after.cpuSeconds - idle.cpuSeconds : null,
+        cpuSeconds: idle !== undefined && after !== undefined ? roundToTicks(after.cpuSeconds - idle.cpuSeconds) : null,
         peakRssBytes: after?.peakRssBytes ?? null,
         rssPerClientBytes:
           idle !== undefined && connected !== undefined ? Math.max(0, connected.rssBytes - idle.rssBytes) / options.clients : null,
@@ -334,7 +336,7 @@ async function runRound(
       mean: ms(histogram.count === 0 ? 0 : histogram.mean),
     },
     integrity: { ...counts, orderDisagreements: orderDisagreements(fingerprints) },
-    serverCpuSeconds: before !== undefined && after !== undefined ? after.cpuSeconds - before.cpuSeconds : null,
+    serverCpuSeconds: before !== undefined && after !== undefined ? roundToTicks(after.cpuSeconds - before.cpuSeconds) : null,
     benchCpuSeconds: (benchCpu.user + benchCpu.system) / 1e6,
     benchLoopDelayMs: loopDelayMs,
     droppedClients: control.dropped - droppedBefore,
@@ -406,11 +408,36 @@ class RoundReports {
   }
 }
 
+/** Descriptors the bench needs besides its clients' sockets: threads, pipes, node_modules. */
+const SPARE_FILE_DESCRIPTORS = 200;
+
+/**
+ * W5's 10,000 clients are 10,000 sockets in this process: with too low a `ulimit -n` every
+ * client past it would fail with EMFILE and be counted as refused by the server. Say so first.
+ */
+function checkOpenFileLimit(clients: number): void {
+  let limits: string;
+  try {
+    limits = readFileSync('/proc/self/limits', 'utf8');
+  } catch {
+    return; // not Linux: nothing to read, and the run reports what failed
+  }
+  const soft = Number(/^Max open files\s+(\d+)/m.exec(limits)?.[1]);
+  if (Number.isFinite(soft) && clients + SPARE_FILE_DESCRIPTORS > soft) {
+    throw new Error(`${clients} clients need about ${clients + SPARE_FILE_DESCRIPTORS} open files, but ulimit -n is ${soft}; raise it (ulimit -n 20000) and run again`);
+  }
+}
+
 /** 127.0.0.1, then .2, .3 … once one address would run out of ephemeral ports; none off loopback. */
 export function sourceAddresses(host: string, clients: number): string[] {
   if (!host.startsWith('127.') || clients <= CLIENTS_PER_SOURCE_ADDRESS) return [];
   const count = Math.ceil(clients / CLIENTS_PER_SOURCE_ADDRESS);
   return Array.from({ length: count }, (_, i) => `127.0.0.${i + 1}`);
+}
+
+/** /proc counts CPU in hundredths of a second: a difference of two samples is one too, less the float noise. */
+function roundToTicks(seconds: number): number {
+  return Math.round(seconds * 100) / 100;
 }
 
 function sum(values: ArrayLike<number>): number {

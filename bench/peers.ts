@@ -12,7 +12,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { runBench, type BenchOptions, type BenchResult, type RoundResult } from './chat-bench.ts';
 import { median } from './regression.ts';
-import { isClean, toJson } from './report.ts';
+import { toJson } from './report.ts';
 import type { ServerKind } from './servers.ts';
 
 interface PeerWorkload {
@@ -129,8 +129,15 @@ function summary(result: BenchResult): string {
   const steps = result.options.max ? `${result.rounds.length} steps, max ` : '';
   return (
     `${steps}p99 ${round.latencyMs.p99.toFixed(1)} ms, ${Math.round(round.deliveriesPerSecond)}/s, held ${result.heldClients} clients, ` +
-    `bench cpu ${round.benchCpuSeconds.toFixed(1)} s${isClean(round) ? '' : ', integrity broken'}${died}`
+    `bench cpu ${round.benchCpuSeconds.toFixed(1)} s${integrityNote(round)}${died}`
   );
+}
+
+function integrityNote(round: RoundResult): string {
+  const { lost, duplicated, late, orderDisagreements } = round.integrity;
+  if (lost + duplicated + late > 0) return `, lost ${lost} duplicated ${duplicated} late ${late}`;
+  // NATS promises no order across publishers: worth a word, not an alarm.
+  return orderDisagreements > 0 ? `, ${orderDisagreements} clients saw another order` : '';
 }
 
 function markdownTable(workloads: readonly PeerWorkload[], servers: readonly ServerKind[], cells: Map<string, Cell>): string {
@@ -149,6 +156,12 @@ function markdownTable(workloads: readonly PeerWorkload[], servers: readonly Ser
         const values = ok.map((result) => pick(result, result.headline!)).filter((value): value is number => value !== null && Number.isFinite(value));
         return values.length === 0 ? '—' : format(median(values));
       };
+      // Connecting (W1) has figures whenever everyone got in, whether or not a load step held.
+      const allIn = cell.results.filter((result) => result.connect.greeted === result.connect.clients);
+      const c = (pick: (result: BenchResult) => number | null): string => {
+        const values = allIn.map(pick).filter((value): value is number => value !== null && Number.isFinite(value));
+        return values.length === 0 ? '—' : format(median(values));
+      };
       const greeted = cell.results.map((result) => `${result.connect.greeted}/${result.connect.clients}`).join(', ');
       const held = cell.results.map((result) => String(result.heldClients)).join(', ');
       const integrity = ok.map((result) => {
@@ -163,10 +176,10 @@ function markdownTable(workloads: readonly PeerWorkload[], servers: readonly Ser
       });
       for (const failure of cell.failures) notes.push(`- ${workload.name}, ${kind}: failed: ${failure}`);
       lines.push(
-        `| ${workload.name} | ${kind} | ${greeted || '—'} | ${held || '—'} | ${m((r) => r.connect.seconds)} | ${m((_, h) => h.latencyMs.p50)} | ` +
+        `| ${workload.name} | ${kind} | ${greeted || '—'} | ${held || '—'} | ${c((r) => r.connect.seconds)} | ${m((_, h) => h.latencyMs.p50)} | ` +
           `${m((_, h) => h.latencyMs.p99)} | ${m((_, h) => h.latencyMs.p999)} | ${m((_, h) => h.deliveriesPerSecond)} | ${m((_, h) => h.serverCpuSeconds)} | ` +
           `${m((_, h) => (h.serverCpuSeconds === null ? null : (h.serverCpuSeconds * 1e6) / Math.max(1, h.integrity.received)))} | ` +
-          `${m((r) => (r.server.rssPerClientBytes === null ? null : r.server.rssPerClientBytes / 1024))} | ${integrity.join(', ') || '—'} | ` +
+          `${c((r) => (r.server.rssPerClientBytes === null ? null : r.server.rssPerClientBytes / 1024))} | ${integrity.join(', ') || '—'} | ` +
           `${m((_, h) => h.benchCpuSeconds)} | ${m((_, h) => h.benchLoopDelayMs.p99)} |`,
       );
     }
