@@ -35,6 +35,7 @@ import type { Delivery, RoomObserver, RoomSettings } from '../server/chat-room.t
 import { CloseReason } from '../server/close-reason.ts';
 import { IdleTimer } from '../server/idle-timer.ts';
 import type { Logger } from '../server/log.ts';
+import type { ClusterStatus } from '../server/metrics.ts';
 import { NOBODY, workerOf, type ClientEvent } from '../server/messages.ts';
 import type { Room } from '../server/room.ts';
 import { nodeOfClient, parseEntry, type Entry, type LeaveWhy } from './entries.ts';
@@ -96,7 +97,7 @@ interface RequestHandlers {
 /** What a script answers: a status, then the stream id to wait for, then script-specific values. */
 type ScriptReply = readonly [string, StreamId, ...(string | number)[]];
 
-export class ClusterRoom implements Room {
+export class ClusterRoom implements Room, ClusterStatus {
   readonly #settings: ClusterSettings;
   readonly #delivery: Delivery;
   readonly #log: Logger;
@@ -127,6 +128,7 @@ export class ClusterRoom implements Room {
   #seq = 0;
   #heartbeat: NodeJS.Timeout | undefined;
   #isStopped = false;
+  #linkLosses = 0;
   #readLoop: Promise<void> = Promise.resolve();
 
   constructor(settings: ClusterSettings, delivery: Delivery, log: Logger, observer: RoomObserver) {
@@ -140,6 +142,14 @@ export class ClusterRoom implements Room {
 
   get node(): string {
     return this.#node;
+  }
+
+  get isLinkUp(): boolean {
+    return this.#link.isUp;
+  }
+
+  get linkLosses(): number {
+    return this.#linkLosses;
   }
 
   /** Everyone online across the cluster, as this node has read it. */
@@ -514,6 +524,7 @@ export class ClusterRoom implements Room {
 
   #linkDown(): void {
     if (this.#isStopped) return;
+    this.#linkLosses++;
     this.#log.warn({ event: 'cluster-link-down' }, 'lost the link to Redis; serving this node\'s clients alone');
     // What Redis took from this node but this node has not read yet goes out now, in order.
     for (const [seq, { show }] of this.#unread) {

@@ -51,7 +51,6 @@ export class RedisLink {
   readonly #log: Logger;
   readonly #commands: Redis;
   readonly #reader: Redis;
-  #listener: LinkListener | null = null;
   #isUp = false;
   #isClosing = false;
 
@@ -83,7 +82,6 @@ export class RedisLink {
       throw new ClusterError(`cannot reach Redis at ${redactUrl(this.#url)} (${reason}); is redis-server running there?`);
     }
     this.#isUp = true;
-    this.#listener = listener;
     this.#commands.on('close', () => {
       if (!this.#isUp || this.#isClosing) return;
       this.#isUp = false;

@@ -153,14 +153,41 @@ export class WorkerMetrics {
 }
 
 /** The primary's registry (presence, kicks, its own event loop) and the merge of a scrape. */
+/** What the cluster room reports for /metrics (docs/CLUSTER.md). */
+export interface ClusterStatus {
+  readonly isLinkUp: boolean;
+  /** Times the link to Redis was lost since start. */
+  readonly linkLosses: number;
+}
+
+function registerClusterMetrics(registers: Registry[], cluster: ClusterStatus): void {
+  new Gauge({
+    name: 'chatd_cluster_link_up',
+    help: 'With --redis: 1 while this node\'s link to Redis is up, 0 while it serves its own clients alone.',
+    registers,
+    collect() {
+      this.set(cluster.isLinkUp ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'chatd_cluster_link_losses_total',
+    help: 'With --redis: times this node lost its link to Redis since it started.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(cluster.linkLosses);
+    },
+  });
+}
+
 export class PrimaryMetrics {
   readonly #registry = new Registry();
   readonly #kicks: Counter<'reason'>;
   readonly #missing: Gauge;
   readonly #monitor: EventLoopMonitor;
 
-  /** `countOnline` is called at scrape time only. */
-  constructor(countOnline: () => number) {
+  /** `countOnline` and `cluster` are read at scrape time only; `cluster` is null without --redis. */
+  constructor(countOnline: () => number, cluster: ClusterStatus | null = null) {
     const registers = [this.#registry];
     new Gauge({
       name: 'chatd_clients_online',
@@ -184,6 +211,7 @@ export class PrimaryMetrics {
       registers,
     });
     this.#monitor = registerEventLoopLag(this.#registry, 'primary');
+    if (cluster !== null) registerClusterMetrics(registers, cluster);
   }
 
   countKick(reason: CloseReason): void {

@@ -140,10 +140,10 @@ class Primary {
       post: (index, ops) => this.post(index, { type: 'deliver', ops }),
       workerIndexes: () => this.#workers.keys(),
     });
-    this.#metrics = new PrimaryMetrics(() => this.#room.online);
     const observer = { onKick: (reason: CloseReason) => this.#metrics.countKick(reason) };
     this.#cluster = config.redisUrl === null ? null : new ClusterRoom({ ...config, redisUrl: config.redisUrl }, this.#dispatcher, log, observer);
     this.#room = this.#cluster ?? new ChatRoom(config, this.#dispatcher, log, observer);
+    this.#metrics = new PrimaryMetrics(() => this.#room.online, this.#cluster);
   }
 
   /** With --redis: connects and registers this node (ClusterError when Redis cannot be reached). */

@@ -3,7 +3,7 @@
 
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { disconnectAll, lineFrom, type ChatClient } from '../helpers/chat-client.ts';
-import { join, startNode, waitForWho } from '../helpers/cluster-nodes.ts';
+import { join, startNode, waitForWho, type Node } from '../helpers/cluster-nodes.ts';
 import { hasRedisServer, startRedis, stopAllRedis } from '../helpers/redis-server.ts';
 import { runChatdToExit, stopAllChatd } from '../helpers/start-server.ts';
 
@@ -99,6 +99,42 @@ describe.skipIf(!hasRedisServer())('a cluster whose Redis stops and starts again
     }
     // Presence healed: every node lists the three, in order of arrival.
     await waitForWho([a, b], everyone.map((client) => `${client.addr}:${client.addr}`));
+  });
+});
+
+describe.skipIf(!hasRedisServer())('a node whose link to Redis is down', () => {
+  it('refuses renames and /msg to other nodes with a clear error, delivers /msg on its own node, and says so in /metrics', async () => {
+    const redis = await startRedis();
+    const [a, b] = await Promise.all([startNode(redis), startNode(redis)]);
+    const ann = await join(a, []);
+    const art = await join(a, [ann]);
+    const bea = await join(b, [ann, art]);
+    const linkUp = async (node: Node): Promise<string | undefined> => {
+      const text = await (await fetch(`http://127.0.0.1:${node.httpPort}/metrics`)).text();
+      return /^chatd_cluster_link_up (\d)$/m.exec(text)?.[1];
+    };
+    expect(await linkUp(a)).toBe('1');
+
+    await redis.stop();
+    for (const client of [ann, art, bea]) await client.expectLine(LINK_DOWN, 5000);
+    expect(await linkUp(a)).toBe('0');
+    const unavailable = 'error: this server has lost its link to the other chat servers; try again in a moment';
+    await ann.send('rename|ann');
+    await ann.expectLine(unavailable);
+    await ann.send(`/msg ${bea.name} hi`);
+    await ann.expectLine(unavailable);
+    await ann.send(`/msg ${art.name} psst`);
+    await art.expectLine(`[${ann.addr}]${ann.name} (private):psst`);
+    await ann.expectLine('msg ok');
+    await ann.send('who');
+    await ann.expectLines('user list:', ...[ann, art, bea].map((client) => `${client.addr}:${client.name}`));
+
+    await redis.restart();
+    for (const client of [ann, art, bea]) await client.expectLine(LINK_UP, 10_000);
+    expect(await linkUp(a)).toBe('1');
+    await ann.send('rename|ann');
+    await ann.expectLine('rename ok');
+    await bea.expectLine(`[${ann.addr}]${ann.addr}:renamed to ann`);
   });
 });
 
