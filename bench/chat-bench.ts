@@ -217,9 +217,12 @@ async function measure(options: BenchOptions, server: RunningServer | null, prog
     if (control.greeted + control.refused < options.clients) control.finish();
     while (reports.connected.length < threads && failure === undefined) await sleep(5);
     // From the first connection attempt of any thread to the last greeting: thread start-up is not the server's time.
+    // (With nobody greeted there is no last greeting: 0.)
     const connectSeconds =
-      (Math.max(...reports.connected.map((report) => report.lastGreetNs)) -
-        Math.min(...reports.connected.map((report) => report.firstConnectNs))) / 1e9;
+      control.greeted === 0
+        ? 0
+        : (Math.max(...reports.connected.map((report) => report.lastGreetNs)) -
+            Math.min(...reports.connected.map((report) => report.firstConnectNs))) / 1e9;
     // Everyone is greeted, but everyone's logins may still be on their way to everyone (n² lines):
     // a round starts once the server has gone quiet, or it would measure the connect backlog.
     const settleStart = performance.now();

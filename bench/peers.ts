@@ -176,7 +176,7 @@ function markdownTable(workloads: readonly PeerWorkload[], servers: readonly Ser
         else if (result.connect.greeted + result.connect.refused < result.connect.clients) {
           notes.push(
             `- ${workload.name}, ${kind}, run ${run + 1}: ${result.connect.greeted} of ${result.connect.clients} greeted when the bench gave up ` +
-              `connecting, ${format(result.connect.seconds)} s after the first attempt`,
+              `connecting (the last greeting ${format(result.connect.seconds)} s after the first attempt)`,
           );
         }
         else if (result.headline === null && result.connect.greeted === result.connect.clients) {

@@ -113,7 +113,7 @@ describe('chat-bench against a failing server', () => {
     const started = performance.now();
     const result = await benchAgainst('never-greets', { connectTimeoutMs: 1000 });
     expect(performance.now() - started).toBeLessThan(8000);
-    expect(result.connect).toMatchObject({ clients: 4, greeted: 0 });
+    expect(result.connect).toMatchObject({ clients: 4, greeted: 0, seconds: 0 });
     expect(result.rounds).toEqual([]);
     expect(result.headline).toBeNull();
   });
