@@ -39,7 +39,7 @@ import type { ClusterStatus } from '../server/metrics.ts';
 import { NOBODY, workerOf, type ClientEvent } from '../server/messages.ts';
 import type { Room } from '../server/room.ts';
 import { nodeOfClient, parseEntry, type Entry, type LeaveWhy } from './entries.ts';
-import { RedisLink, type RawEntry } from './redis-link.ts';
+import { ClusterError, RedisLink, type RawEntry } from './redis-link.ts';
 import { ReplyQueue, type PendingStep } from './reply-queue.ts';
 import { Roster } from './roster.ts';
 import type { ScriptName } from './scripts.ts';
@@ -160,8 +160,15 @@ export class ClusterRoom implements Room, ClusterStatus {
   /** Connects, registers this node, reads who is online and starts following the stream. */
   async start(): Promise<void> {
     await this.#link.connect({ onUp: () => this.#linkUp(), onDown: () => this.#linkDown() });
-    await this.#link.run('resync', [this.#node, NODE_TTL_MS, this.#position, 0]);
-    const snapshot = (await this.#link.run('snapshot', [])) as string[];
+    let snapshot: string[];
+    try {
+      await this.#link.run('resync', [this.#node, NODE_TTL_MS, this.#position, 0]);
+      snapshot = (await this.#link.run('snapshot', [])) as string[];
+    } catch (error) {
+      await this.#link.close();
+      // A Redis that takes connections but not scripts: read-only replica, ACLs, a proxy…
+      throw new ClusterError(`Redis at ${this.#link.displayUrl} refused chatd's scripts (${(error as Error).message})`);
+    }
     this.#position = snapshot[0]!;
     for (let i = 1; i + 2 < snapshot.length; i += 3) this.#roster.set(snapshot[i]!, snapshot[i + 1]!, snapshot[i + 2]!);
     this.#readLoop = this.#follow();
@@ -505,7 +512,8 @@ export class ClusterRoom implements Room, ClusterStatus {
           this.#resync();
         }
       },
-      (error: unknown) => this.#log.debug({ err: error }, 'heartbeat failed'),
+      // A heartbeat lost with the link is expected; one that Redis refuses is a problem to see.
+      (error: unknown) => this.#link.isUp && this.#log.error({ err: error }, 'cluster heartbeat failed'),
     );
   }
 

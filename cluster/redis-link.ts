@@ -53,6 +53,8 @@ export class RedisLink {
   readonly #reader: Redis;
   #isUp = false;
   #isClosing = false;
+  /** The last error a connection reported: the real reason behind a bare "Connection is closed". */
+  #lastError: Error | null = null;
 
   constructor(url: string, log: Logger) {
     this.#url = url;
@@ -61,7 +63,10 @@ export class RedisLink {
     this.#reader = new Redis(url, { ...OPTIONS, connectionName: 'chatd-stream-reader' });
     for (const connection of [this.#commands, this.#reader]) {
       // ioredis reports every failed reconnect as an error; the state changes below say enough.
-      connection.on('error', (error: Error) => this.#log.debug({ err: error.message }, 'redis connection error'));
+      connection.on('error', (error: Error) => {
+        this.#lastError = error;
+        this.#log.debug({ err: error.message }, 'redis connection error');
+      });
     }
   }
 
@@ -73,12 +78,19 @@ export class RedisLink {
   async connect(listener: LinkListener): Promise<void> {
     try {
       await Promise.all([this.#commands.connect(), this.#reader.connect()]);
+      await this.#checkVersion();
       await this.#loadScripts();
     } catch (error) {
       this.#isClosing = true;
       this.#commands.disconnect();
       this.#reader.disconnect();
-      const reason = error instanceof Error ? error.message : String(error);
+      if (error instanceof ClusterError) throw error;
+      const reason = this.#lastError?.message ?? (error instanceof Error ? error.message : String(error));
+      if (/NOAUTH|WRONGPASS|invalid password|invalid username-password/i.test(reason)) {
+        throw new ClusterError(
+          `Redis at ${redactUrl(this.#url)} refused chatd's credentials (${reason}); put them in the URL: redis://USER:PASSWORD@HOST:PORT`,
+        );
+      }
       throw new ClusterError(`cannot reach Redis at ${redactUrl(this.#url)} (${reason}); is redis-server running there?`);
     }
     this.#isUp = true;
@@ -120,6 +132,17 @@ export class RedisLink {
   /** For the log and the error line: a password in the URL is never printed. */
   get displayUrl(): string {
     return redactUrl(this.#url);
+  }
+
+  /** The scripts need XTRIM MINID and XADD … MAXLEN ~, both from Redis 6.2. */
+  async #checkVersion(): Promise<void> {
+    const info = await this.#commands.info('server');
+    const version = /^redis_version:(\d+)\.(\d+)/m.exec(info);
+    if (version === null) return; // a Redis-compatible server that does not say: let it try
+    const [major, minor] = [Number(version[1]), Number(version[2])];
+    if (major < 6 || (major === 6 && minor < 2)) {
+      throw new ClusterError(`Redis at ${redactUrl(this.#url)} is version ${major}.${minor}; chatd needs Redis 6.2 or newer`);
+    }
   }
 
   async #loadScripts(): Promise<void> {

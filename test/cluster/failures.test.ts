@@ -26,6 +26,17 @@ describe('chatd --redis without a Redis', () => {
     expect(lines[0]).toMatch(/^chatd: cannot reach Redis at redis:\/\/127\.0\.0\.1:1 .*is redis-server running there\?$/);
   });
 
+  it.skipIf(!hasRedisServer())('exits 1 with one line when Redis wants a password chatd was not given', async () => {
+    const redis = await startRedis(['--requirepass', 'sesame']);
+    const run = await runChatdToExit(['--port', '0', '--redis', redis.url]);
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^chatd: Redis at redis:\/\/127\.0\.0\.1:\d+ refused chatd's credentials \(NOAUTH.*\); put them in the URL: redis:\/\/USER:PASSWORD@HOST:PORT$/),
+    ]);
+    const ok = await startNode({ ...redis, url: `redis://:sesame@127.0.0.1:${redis.port}` });
+    await join(ok, []);
+  });
+
   it('refuses a URL that is not redis:// with a usage error', async () => {
     const run = await runChatdToExit(['--port', '0', '--redis', 'http://127.0.0.1:6379']);
     expect(run.code).toBe(2);

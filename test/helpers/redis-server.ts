@@ -31,10 +31,10 @@ export interface TestRedis {
 }
 
 /** Starts redis-server with an append-only file, as a cluster's Redis should run (CLUSTER.md §8). */
-export async function startRedis(): Promise<TestRedis> {
+export async function startRedis(extraArgs: readonly string[] = []): Promise<TestRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'chatd-redis-'));
-  let child: ChildProcess | null = await launch(port, dir);
+  let child: ChildProcess | null = await launch(port, dir, extraArgs);
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
@@ -47,7 +47,7 @@ export async function startRedis(): Promise<TestRedis> {
     },
     async restart() {
       if (child !== null) throw new Error('redis-server is still running; stop it first');
-      child = await launch(port, dir);
+      child = await launch(port, dir, extraArgs);
     },
   };
 }
@@ -70,10 +70,13 @@ export async function stopAllRedis(): Promise<void> {
   );
 }
 
-async function launch(port: number, dir: string): Promise<ChildProcess> {
+async function launch(port: number, dir: string, extraArgs: readonly string[]): Promise<ChildProcess> {
   const child = spawn(
     BINARY,
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--loglevel', 'warning'],
+    [
+      ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'],
+      ...['--loglevel', 'warning', ...extraArgs],
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   started.add({ child, dir });
@@ -98,7 +101,8 @@ function answersPing(port: number): Promise<boolean> {
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.once('data', (data) => {
       socket.destroy();
-      resolve(data.toString().startsWith('+PONG'));
+      // -NOAUTH: up, but wants a password (a test's own choice).
+      resolve(data.toString().startsWith('+PONG') || data.toString().startsWith('-NOAUTH'));
     });
     socket.once('error', () => resolve(false));
     socket.once('timeout', () => {
