@@ -31,7 +31,7 @@ import {
   type ProtocolError,
   type WhoEntry,
 } from '../protocol/index.ts';
-import type { Delivery, RoomObserver, RoomSettings } from '../server/chat-room.ts';
+import { logLeave, type Delivery, type RoomObserver, type RoomSettings } from '../server/chat-room.ts';
 import { CloseReason } from '../server/close-reason.ts';
 import { IdleTimer } from '../server/idle-timer.ts';
 import type { Logger } from '../server/log.ts';
@@ -603,13 +603,9 @@ export class ClusterRoom implements Room, ClusterStatus {
   }
 
   #logLeave(client: LocalClient, reason: CloseReason): void {
-    const fields = { event: 'leave', addr: client.addr, name: this.#roster.get(client.key)?.name ?? client.addr, reason };
-    if (reason === CloseReason.ClientClosed || reason === CloseReason.Quit) {
-      this.#log.info(fields, 'client left');
-      return;
-    }
-    this.#log.warn({ ...fields, event: 'kick' }, 'client disconnected by the server');
-    this.#observer.onKick(reason);
+    const name = this.#roster.get(client.key)?.name ?? client.addr;
+    // `online`: this node's clients once this one is gone, as a single node counts them.
+    logLeave(this.#log, this.#observer, { addr: client.addr, name, online: this.#local.size - (this.#local.has(client.id) ? 1 : 0) }, reason);
   }
 }
 

@@ -234,12 +234,25 @@ export class ChatRoom implements Room {
   }
 
   #logLeave(member: Member, reason: CloseReason): void {
-    const fields = { event: 'leave', addr: member.addr, name: member.name, reason, online: this.#presence.size };
-    if (reason === CloseReason.ClientClosed || reason === CloseReason.Quit) {
-      this.#log.info(fields, 'client left');
-      return;
-    }
-    this.#log.warn({ ...fields, event: 'kick' }, 'client disconnected by the server');
-    this.#observer.onKick(reason);
+    logLeave(this.#log, this.#observer, { addr: member.addr, name: member.name, online: this.#presence.size }, reason);
   }
+}
+
+/**
+ * The log line of a client that is gone (OPERATIONS.md §5): `leave` when it left by itself,
+ * `kick` (and a kick for the metrics) for every other reason.
+ */
+export function logLeave(
+  log: Logger,
+  observer: RoomObserver,
+  client: { readonly addr: string; readonly name: string; readonly online: number },
+  reason: CloseReason,
+): void {
+  const fields = { event: 'leave', ...client, reason };
+  if (reason === CloseReason.ClientClosed || reason === CloseReason.Quit) {
+    log.info(fields, 'client left');
+    return;
+  }
+  log.warn({ ...fields, event: 'kick' }, 'client disconnected by the server');
+  observer.onKick(reason);
 }
