@@ -102,6 +102,8 @@ export interface BenchResult {
   readonly headline: RoundResult | null;
   /** Clients still connected when the load ended: greeted, less those the server closed. */
   readonly heldClients: number;
+  /** With --max: why the ramp stopped where it did (the headline is bench-bound if the bench stopped it). */
+  readonly rampEnd: RampEnd | null;
   readonly server: {
     readonly cpuSeconds: number | null;
     readonly peakRssBytes: number | null;
@@ -112,6 +114,15 @@ export interface BenchResult {
   readonly benchCpuSeconds: number;
   readonly errors: readonly string[];
 }
+
+export const RAMP_ENDS = {
+  p99: 'two steps in a row missed the p99 bound',
+  lost: 'a step lost messages',
+  bench: 'the bench could not offer the next load',
+  dropped: 'the server dropped clients or died',
+  steps: 'the last step allowed',
+} as const;
+export type RampEnd = keyof typeof RAMP_ENDS;
 
 export interface BenchProgress {
   connecting(greeted: number, total: number): void;
@@ -233,6 +244,7 @@ async function measure(options: BenchOptions, server: RunningServer | null, prog
 
     const rounds: RoundResult[] = [];
     let headline: RoundResult | null = null;
+    let rampEnd: RampEnd | null = null;
     if (connect.greeted === options.clients && control.dropped === 0) {
       let rate = options.rate;
       let failuresInARow = 0;
@@ -244,10 +256,11 @@ async function measure(options: BenchOptions, server: RunningServer | null, prog
         // A ramp ends at its second p99 failure in a row, at a step that lost messages, that the
         // bench could not offer in full, or that cost clients (a server that died, or kicked).
         failuresInARow = round.held ? 0 : failuresInARow + 1;
-        if (failuresInARow >= P99_FAILURES_IN_A_ROW || round.integrity.lost > 0 || round.isBenchBound) break;
-        if (control.dropped > 0 || (server !== null && server.exit() !== null)) break;
+        rampEnd = rampEndAfter(round, failuresInARow, control.dropped > 0 || (server !== null && server.exit() !== null));
+        if (rampEnd !== 'steps') break;
         rate *= options.stepFactor ?? DEFAULT_STEP_FACTOR;
       }
+      if (!options.max) rampEnd = null;
     }
     control.finish();
     const summaries = (await settled).flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
@@ -261,6 +274,7 @@ async function measure(options: BenchOptions, server: RunningServer | null, prog
       rounds,
       headline,
       heldClients: control.greeted - control.dropped,
+      rampEnd,
       server: {
         cpuSeconds: idle !== undefined && after !== undefined ? roundToTicks(after.cpuSeconds - idle.cpuSeconds) : null,
         peakRssBytes: after?.peakRssBytes ?? null,
@@ -347,6 +361,15 @@ async function runRound(
     held: histogram.count > 0 && p99 < options.p99BoundMs && counts.lost === 0,
     histogram,
   };
+}
+
+/** Why a ramp ends after this step, in order of weight; 'steps' while it may go on. */
+function rampEndAfter(round: RoundResult, failuresInARow: number, isServerShort: boolean): RampEnd {
+  if (isServerShort) return 'dropped';
+  if (round.integrity.lost > 0) return 'lost';
+  if (failuresInARow >= P99_FAILURES_IN_A_ROW) return 'p99';
+  if (round.isBenchBound) return 'bench';
+  return 'steps';
 }
 
 /** No chunk arrived for QUIET_MS: the server has sent everything the connect phase made. */

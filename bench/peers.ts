@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { runBench, type BenchOptions, type BenchResult, type RoundResult } from './chat-bench.ts';
+import { RAMP_ENDS, runBench, type BenchOptions, type BenchResult, type RoundResult } from './chat-bench.ts';
 import { median } from './regression.ts';
 import { toJson } from './report.ts';
 import type { ServerKind } from './servers.ts';
@@ -181,6 +181,9 @@ function markdownTable(workloads: readonly PeerWorkload[], servers: readonly Ser
         }
         else if (result.headline === null && result.connect.greeted === result.connect.clients) {
           notes.push(`- ${workload.name}, ${kind}, run ${run + 1}: no step held p99 < 100 ms with nothing lost`);
+        } else if (result.rampEnd === 'bench') {
+          // Its maximum is the bench's, not the server's: say so beside the figure.
+          notes.push(`- ${workload.name}, ${kind}, run ${run + 1}: the ramp ended because ${RAMP_ENDS.bench}: the server may hold more`);
         }
       });
       for (const failure of cell.failures) notes.push(`- ${workload.name}, ${kind}: failed: ${failure}`);

@@ -1,7 +1,7 @@
 // chat-bench's output: the table a person reads, the JSON a machine reads, and the latency
 // distribution for plotting. Pure formatting; nothing here measures.
 
-import type { BenchResult, RoundResult } from './chat-bench.ts';
+import { RAMP_ENDS, type BenchResult, type RoundResult } from './chat-bench.ts';
 
 const number = (value: number, digits = 0): string =>
   value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -36,6 +36,7 @@ export function formatTable(result: BenchResult): string {
         ? `no rate held p99 < ${number(options.p99BoundMs)} ms with nothing lost`
         : `${number(result.headline.deliveriesPerSecond)} deliveries/s held at ${number(result.headline.rate, 1)}/s per sender`,
     ]);
+    if (result.rampEnd !== null) rows.push(['ramp end', RAMP_ENDS[result.rampEnd]]);
   }
   const headline = result.headline ?? result.rounds.at(-1);
   if (headline !== undefined) {

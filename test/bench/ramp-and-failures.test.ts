@@ -104,6 +104,7 @@ describe('chat-bench --max', () => {
       expect(round.benchCpuSeconds).toBeGreaterThan(0);
     }
     expect(result.headline).toBe(result.rounds[1]);
+    expect(result.rampEnd).toBe('p99');
     expect(result.heldClients).toBe(4);
   });
 });
