@@ -3,10 +3,12 @@
 
 import type { Socket } from 'node:net';
 import { decodeLine, encodeError, flooding, lineTooLong, LineReader, rateLimited, type LineHandler } from '../protocol/index.ts';
+import { encodeText } from './bytes.ts';
 import { CloseReason } from './close-reason.ts';
 import { FLOOD_LINES, FloodControl } from './flood-control.ts';
 import type { ClientEvent } from './messages.ts';
 import type { TrafficCounters } from './metrics.ts';
+import type { OutputTurn } from './output-turn.ts';
 
 export interface ConnectionLimits {
   readonly maxLineBytes: number;
@@ -27,8 +29,12 @@ const UNREAD_COUNTERS: TrafficCounters = { linesIn: 0, bytesIn: 0, bytesOut: 0 }
 export interface ConnectionHooks {
   /** Called with every event of this connection, in order. */
   onEvent(event: ClientEvent): void;
-  /** Called when the connection has output waiting to be flushed. */
-  onOutput(connection: Connection): void;
+  /**
+   * Called when the connection first has output waiting to be flushed, and again if that output
+   * becomes urgent: a line for this client alone, or its end, which should not wait for the
+   * paced flush of the broadcasts (server/worker.ts `flushUrgent`).
+   */
+  onOutput(connection: Connection, isUrgent: boolean): void;
   /** Called once, when the socket is gone. */
   onClosed(connection: Connection): void;
   /** Called when handling this connection's input threw: a bug, logged, and the client cut. */
@@ -53,8 +59,19 @@ export class Connection implements LineHandler {
   isClosing = false;
   /** True from the first queued chunk until flush(): the connection is in its worker's dirty list. */
   hasOutput = false;
-  /** Chunks queued this turn; usually one shared broadcast buffer. */
-  #pending: Buffer[] = [];
+  /** Output for this client alone is queued: it is in its worker's urgent list too. */
+  #isUrgent = false;
+  readonly #turn: OutputTurn;
+  /**
+   * What is queued and not yet written, as positions in the worker's OutputTurn: the open range
+   * [#start, #end), and before it the closed ranges in #ranges (start, end pairs). A client that
+   * gets every broadcast has one range and no array: nothing is allocated per delivery.
+   */
+  #start = 0;
+  #end = 0;
+  #ranges: number[] | null = null;
+  /** end() was called: the socket ends once what is queued is written (flush). */
+  #isEndRequested = false;
   /** Whether the primary has been told this connection is gone. */
   #isReported = false;
 
@@ -64,8 +81,10 @@ export class Connection implements LineHandler {
     socket: Socket,
     limits: ConnectionLimits,
     hooks: ConnectionHooks,
+    turn: OutputTurn,
     counters: TrafficCounters = UNREAD_COUNTERS,
   ) {
+    this.#turn = turn;
     this.id = id;
     this.addr = addr;
     this.#socket = socket;
@@ -80,10 +99,10 @@ export class Connection implements LineHandler {
         if (this.#isEndingAfterFlood) this.#report(CloseReason.ClientClosed);
         else if (!this.isClosing) socket.resume();
       },
-      warn: () => this.queue(Buffer.from(encodeError(rateLimited(limits.rateLimit, limits.rateBurst)))),
+      warn: () => this.queue(encodeText(encodeError(rateLimited(limits.rateLimit, limits.rateBurst)))),
       kick: () => {
         const seconds = Math.round(FLOOD_LINES / limits.rateLimit);
-        this.kick(CloseReason.Flooding, Buffer.from(encodeError(flooding(limits.rateLimit, seconds))));
+        this.kick(CloseReason.Flooding, encodeText(encodeError(flooding(limits.rateLimit, seconds))));
       },
     });
     socket.setNoDelay(true); // we coalesce ourselves, once per turn; Nagle would only add delay
@@ -139,43 +158,98 @@ export class Connection implements LineHandler {
     return this.#socket.writableLength;
   }
 
-  /** Queues bytes for this turn's single write; the buffer is shared and never modified. */
-  queue(bytes: Buffer): void {
+  /** Queues a line for this client alone (copied into the turn's one-client stream at flush). */
+  queue(bytes: Uint8Array): void {
+    if (!this.#canQueue()) return;
+    const start = this.#turn.privateEnd;
+    this.#turn.appendPrivate(bytes);
+    this.#queueRange(start, this.#turn.privateEnd);
+    this.#markUrgent();
+  }
+
+  #markUrgent(): void {
+    if (this.#isUrgent) return;
+    this.#isUrgent = true;
+    this.#hooks.onOutput(this, true);
+  }
+
+  /** Queues the broadcast at [start, end) of the turn's shared stream (OutputTurn appendShared). */
+  queueShared(start: number, end: number): void {
+    if (this.#canQueue()) this.#queueRange(start, end);
+  }
+
+  #canQueue(): boolean {
     // After end() nothing may be written: Node would destroy the socket and drop its last line.
-    if (this.#socket.destroyed || this.#socket.writableEnded) return;
-    this.#pending.push(bytes);
+    return !this.#isEndRequested && !this.#socket.destroyed && !this.#socket.writableEnded;
+  }
+
+  #queueRange(start: number, end: number): void {
     if (!this.hasOutput) {
       this.hasOutput = true;
-      this.#hooks.onOutput(this);
-    }
-  }
-
-  /** Writes what this turn queued: one write, or one writev through cork/uncork. */
-  flush(): void {
-    this.hasOutput = false;
-    const pending = this.#pending;
-    if (pending.length === 0 || this.#socket.destroyed) return;
-    this.#pending = [];
-    if (pending.length === 1) {
-      this.#counters.bytesOut += pending[0]!.length;
-      this.#socket.write(pending[0]!);
+      this.#start = start;
+      this.#end = end;
+      this.#hooks.onOutput(this, false);
       return;
     }
-    this.#socket.cork();
-    for (const chunk of pending) {
-      this.#counters.bytesOut += chunk.length;
-      this.#socket.write(chunk);
+    // fast path: the next broadcast of the turn follows the last one this client got.
+    if (start === this.#end) {
+      this.#end = end;
+      return;
     }
-    this.#socket.uncork();
+    (this.#ranges ??= []).push(this.#start, this.#end);
+    this.#start = start;
+    this.#end = end;
   }
 
-  /** Flushes, then ends the socket; cuts it if the client does not take the last bytes in time. */
+  /**
+   * Writes what is queued, in order, with one write: when the turn is sealed (a full flush), a
+   * slice of its shared buffer in the common case, else the pieces joined. Then ends the socket
+   * if end() was called. Calling it again without new output does nothing.
+   */
+  flush(): void {
+    this.#isUrgent = false;
+    if (this.hasOutput) {
+      this.hasOutput = false;
+      const ranges = this.#ranges;
+      this.#ranges = null;
+      if (!this.#socket.destroyed && (ranges !== null || this.#end > this.#start)) {
+        let bytes: Buffer;
+        if (ranges === null) {
+          bytes = this.#turn.bytes(this.#start, this.#end);
+        } else {
+          // Rare: one-client lines between broadcasts, or a broadcast that skipped this client.
+          ranges.push(this.#start, this.#end);
+          const pieces: Buffer[] = [];
+          for (let i = 0; i < ranges.length; i += 2) pieces.push(this.#turn.bytes(ranges[i]!, ranges[i + 1]!));
+          bytes = Buffer.concat(pieces);
+        }
+        this.#counters.bytesOut += bytes.length;
+        this.#socket.write(bytes);
+      }
+    }
+    if (this.#isEndRequested && !this.#socket.writableEnded) this.#endSocket();
+  }
+
+  /**
+   * Stops receiving broadcasts and ends the socket once what is queued is written (at this
+   * turn's flush); cuts it if the client does not take the last bytes in time.
+   */
   end(): void {
     this.isAdmitted = false;
     this.isClosing = true;
     this.#flood?.stop();
     this.#isReported = true; // the primary decided this, or already knows
-    this.flush();
+    if (this.#isEndRequested) return;
+    this.#isEndRequested = true;
+    if (!this.hasOutput) {
+      // Nothing queued: an empty range, so the socket ends at the next flush.
+      this.hasOutput = true;
+      this.#start = this.#end = this.#turn.sharedEnd;
+    }
+    this.#markUrgent();
+  }
+
+  #endSocket(): void {
     this.#socket.end();
     const timer = setTimeout(() => this.#socket.destroy(), CLOSE_GRACE_MS);
     timer.unref();
@@ -183,7 +257,7 @@ export class Connection implements LineHandler {
   }
 
   /** Sends a last line, tells the primary why, and closes: the worker's own decision. */
-  kick(reason: CloseReason, lastLine: Buffer): void {
+  kick(reason: CloseReason, lastLine: Uint8Array): void {
     this.queue(lastLine);
     this.#report(reason);
     this.end();

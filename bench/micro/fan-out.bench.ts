@@ -1,5 +1,5 @@
-// The worker's side of one broadcast: queue one shared Buffer on every admitted Connection, then
-// write it once per socket (worker.ts `deliver` + `flushOutput`). Without sockets this step is
+// The worker's side of one broadcast: append it to the turn's shared stream, queue its range on
+// every admitted Connection, then write it once per socket (worker.ts `deliver` + `flushOutput`). Without sockets this step is
 // a loop over an array, so it runs on real loopback TCP; the socket pairs are opened once, before
 // any timing, and the clients read and discard in untimed time between samples.
 
@@ -10,6 +10,7 @@ import { encodeText } from '../../server/bytes.ts';
 import { NUMBER_OPTIONS } from '../../server/config.ts';
 import { Connection, type ConnectionHooks } from '../../server/connection.ts';
 import { MAX_WORKERS, NOBODY } from '../../server/messages.ts';
+import { OutputTurn } from '../../server/output-turn.ts';
 import { createBench, runAndReport, type OperationSize } from './harness.ts';
 
 const HOST = '127.0.0.1';
@@ -50,9 +51,9 @@ async function openPairs(listener: Server, count: number, onRead: (bytes: number
   return clients.map((client, i) => ({ client, server: accepted[i]! }));
 }
 
-const bytesPerBroadcast = Buffer.from(encodeText(encodeChat('127.0.0.1:52814', 'alice', 'x'.repeat(64))));
-// worker.ts asBuffer(): a Buffer view over the Uint8Array that came from the primary.
-const sharedBytes = Buffer.from(bytesPerBroadcast.buffer, bytesPerBroadcast.byteOffset, bytesPerBroadcast.byteLength);
+// As it comes from the primary: a Uint8Array with an ArrayBuffer of its own.
+const bytesPerBroadcast = encodeText(encodeChat('127.0.0.1:52814', 'alice', 'x'.repeat(64)));
+const turn = new OutputTurn();
 
 let dirty: Connection[] = [];
 const hooks: ConnectionHooks = {
@@ -67,12 +68,15 @@ const hooks: ConnectionHooks = {
 };
 
 /** worker.ts `deliver`, case 'broadcast', then `flushOutput`: the timed step. */
-function deliverBroadcast(connections: ReadonlyMap<number, Connection>, bytes: Buffer, except: number): void {
+function deliverBroadcast(connections: ReadonlyMap<number, Connection>, bytes: Uint8Array, except: number): void {
+  const start = turn.sharedEnd;
+  turn.appendShared(bytes);
   for (const connection of connections.values()) {
-    if (connection.isAdmitted && connection.id !== except) connection.queue(bytes);
+    if (connection.isAdmitted && connection.id !== except) connection.queueShared(start, turn.sharedEnd);
   }
   const batch = dirty;
   dirty = [];
+  turn.seal();
   for (const connection of batch) {
     connection.flush();
     // The server would cut this client; here it means the rig let the clients fall behind.
@@ -80,6 +84,7 @@ function deliverBroadcast(connections: ReadonlyMap<number, Connection>, bytes: B
       throw new Error(`connection ${connection.id} has ${connection.unsentBytes} B unsent: the clients are not draining`);
     }
   }
+  turn.release();
 }
 
 let readBytes = 0;
@@ -115,7 +120,7 @@ await once(listener, 'listening');
 const maxClients = Math.max(...CLIENT_COUNTS);
 const pairs = await openPairs(listener, maxClients, countRead);
 const connections = pairs.map(({ server }, i) => {
-  const connection = new Connection((i + 1) * MAX_WORKERS, `${HOST}:${server.remotePort ?? 0}`, server, { maxLineBytes: DEFAULT_MAX_LINE_BYTES, rateLimit: 0, rateBurst: 1 }, hooks);
+  const connection = new Connection((i + 1) * MAX_WORKERS, `${HOST}:${server.remotePort ?? 0}`, server, { maxLineBytes: DEFAULT_MAX_LINE_BYTES, rateLimit: 0, rateBurst: 1 }, hooks, turn);
   connection.isAdmitted = true;
   return connection;
 });
@@ -131,7 +136,7 @@ for (const count of CLIENT_COUNTS) {
     name,
     () => {
       sentBytes += bytesPerBroadcast.length * room.size;
-      deliverBroadcast(room, sharedBytes, NOBODY);
+      deliverBroadcast(room, bytesPerBroadcast, NOBODY);
     },
     { async: false, beforeEach: drained },
   );

@@ -1,0 +1,128 @@
+// Side-by-side comparison of chatd checkouts (and optionally nats-server) on the issue #5
+// workloads: runs alternate A B A B … in one process, so a noisy shared machine hurts both
+// alike; prints every run and then the medians. A tool for the server work, not a CI check.
+//
+//   node bench/micro/ab.ts --workload W1-connect --repeats 3 base=/tmp/chatd-base new=. nats
+//   node bench/micro/ab.ts --workload W2-fanout new1=.:1 new2=.:2     (ROOT:WORKERS[:NAME=VALUE])
+
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runBench, type BenchOptions, type BenchResult } from '../chat-bench.ts';
+import { median } from '../regression.ts';
+
+/** The workloads of bench/peers.ts (W1–W5); not imported, since importing peers.ts runs it. */
+const PEER_WORKLOADS = [
+  { name: 'W1-connect', clients: 5000, senders: 1, rate: 1, duration: 1, ramp: 5000 },
+  { name: 'W2-fanout', clients: 1000, senders: 10, rate: 10, duration: 10, ramp: 2000 },
+  { name: 'W3-fanout', clients: 5000, senders: 5, rate: 5, duration: 10, ramp: 5000 },
+  { name: 'W4-max', clients: 1000, senders: 10, rate: 10, duration: 3, ramp: 2000, max: true },
+  { name: 'W5-many', clients: 10000, senders: 5, rate: 2, duration: 10, ramp: 5000 },
+] as const;
+
+interface Contender {
+  readonly label: string;
+  readonly kind: 'chatd' | 'nats' | 'seed';
+  readonly root: string;
+  readonly workers: number;
+  /** NAME=VALUE set in the environment the server is spawned with (an experiment's knob). */
+  readonly env: string | undefined;
+}
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    workload: { type: 'string', multiple: true, default: ['W1-connect'] },
+    repeats: { type: 'string', default: '3' },
+    threads: { type: 'string', default: '2' },
+  },
+});
+
+const contenders: Contender[] = positionals.map((spec) => {
+  if (spec === 'nats' || spec === 'seed') return { label: spec, kind: spec, root: '', workers: 0, env: undefined };
+  const at = spec.indexOf('=');
+  const [root, workers, env] = spec.slice(at + 1).split(':');
+  return { label: spec.slice(0, at), kind: 'chatd', root: resolve(root || '.'), workers: Number(workers ?? 2), env };
+});
+
+interface Row {
+  readonly greeted: string;
+  readonly connectS: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly perSecond: number;
+  readonly cpuUs: number;
+  readonly rssKiB: number;
+  readonly integrity: string;
+}
+
+function row(result: BenchResult): Row {
+  const round = result.headline;
+  const i = round?.integrity;
+  return {
+    greeted: `${result.connect.greeted}/${result.connect.clients}`,
+    connectS: result.connect.seconds,
+    p50: round?.latencyMs.p50 ?? NaN,
+    p99: round?.latencyMs.p99 ?? NaN,
+    perSecond: round?.deliveriesPerSecond ?? NaN,
+    cpuUs: round?.serverCpuSeconds == null ? NaN : (round.serverCpuSeconds * 1e6) / Math.max(1, round.integrity.received),
+    rssKiB: result.server.rssPerClientBytes === null ? NaN : result.server.rssPerClientBytes / 1024,
+    integrity: i === undefined ? '-' : `${i.lost}/${i.duplicated}/${i.late}/${i.orderDisagreements}`,
+  };
+}
+
+const show = (r: Row): string =>
+  `greeted ${r.greeted} connect ${r.connectS.toFixed(2)} s  p50 ${r.p50.toFixed(1)}  p99 ${r.p99.toFixed(1)} ms  ` +
+  `${Math.round(r.perSecond)}/s  cpu ${r.cpuUs.toFixed(2)} µs/del  rss ${r.rssKiB.toFixed(1)} KiB/client  l/d/late/ord ${r.integrity}`;
+
+for (const name of values.workload) {
+  const workload = PEER_WORKLOADS.find((w) => w.name === name);
+  if (workload === undefined) throw new Error(`no workload ${name}`);
+  const rows = new Map<string, Row[]>();
+  for (let repeat = 0; repeat < Number(values.repeats); repeat++) {
+    // Alternate the starting contender so that none always runs first.
+    const order = repeat % 2 === 0 ? contenders : [...contenders].reverse();
+    for (const contender of order) {
+      const options: BenchOptions = {
+        host: '127.0.0.1',
+        port: 0,
+        protocol: contender.kind === 'nats' ? 'nats' : 'chatd',
+        spawn: contender.kind,
+        workers: contender.workers,
+        seedBinary: '/tmp/seedchat',
+        ...(contender.kind === 'chatd' ? { chatdRoot: contender.root } : {}),
+        serverPid: null,
+        clients: workload.clients,
+        senders: workload.senders,
+        rate: workload.rate,
+        duration: workload.duration,
+        payload: 64,
+        ramp: workload.ramp,
+        threads: Number(values.threads),
+        max: 'max' in workload,
+        p99BoundMs: 100,
+        drainTimeoutMs: 5000,
+        connectTimeoutMs: 60_000,
+      };
+      const [envName, envValue] = contender.env?.split('=') ?? [];
+      if (envName !== undefined) process.env[envName] = envValue ?? '';
+      try {
+        const r = row(await runBench(options));
+        rows.set(contender.label, [...(rows.get(contender.label) ?? []), r]);
+        console.log(`${name} ${contender.label.padEnd(6)} #${repeat + 1}  ${show(r)}`);
+      } catch (error) {
+        console.log(`${name} ${contender.label.padEnd(6)} #${repeat + 1}  failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+      } finally {
+        if (envName !== undefined) delete process.env[envName];
+      }
+    }
+  }
+  console.log(`-- ${name}: medians`);
+  for (const [label, list] of rows) {
+    const m = (pick: (r: Row) => number): number => median(list.map(pick).filter((v) => Number.isFinite(v)));
+    console.log(
+      `${label.padEnd(6)} connect ${m((r) => r.connectS).toFixed(2)} s  p50 ${m((r) => r.p50).toFixed(1)}  p99 ${m((r) => r.p99).toFixed(1)} ms  ` +
+        `${Math.round(m((r) => r.perSecond))}/s  cpu ${m((r) => r.cpuUs).toFixed(2)} µs/del  rss ${m((r) => r.rssKiB).toFixed(1)} KiB/client  ` +
+        `integrity ${list.map((r) => r.integrity).join(', ')}  greeted ${list.map((r) => r.greeted).join(', ')}`,
+    );
+  }
+}
