@@ -20,6 +20,8 @@ export interface LatencyPoint {
   readonly latencyMs: number;
   /** The step held (p99 under the bound, nothing lost) in the majority of runs. */
   readonly held: boolean;
+  /** The bench sent under 90 % of the offer in the majority of runs: the point is the bench's limit. */
+  readonly isBenchBound: boolean;
 }
 
 /** The part of a chat-bench result (toJson in report.ts) the plot reads. */
@@ -33,6 +35,7 @@ interface RoundJson {
   readonly offeredDeliveriesPerSecond: number;
   readonly latencyMs: Readonly<Record<PercentileName, number>>;
   readonly held: boolean;
+  readonly isBenchBound: boolean;
 }
 
 /**
@@ -73,6 +76,7 @@ function readRound(value: unknown, where: string, clients: number, p99BoundMs: n
     offeredDeliveriesPerSecond: sentPerSecond * clients,
     latencyMs,
     held: typeof round['held'] === 'boolean' ? round['held'] : latencyMs.p99 < p99BoundMs && numberAt(integrity, 'lost', where) === 0,
+    isBenchBound: round['isBenchBound'] === true,
   };
 }
 
@@ -94,7 +98,9 @@ export function latencySeries(runs: readonly RunJson[], percentiles: readonly Pe
     for (let step = 0; step < steps; step++) {
       const rounds = group.flatMap((run) => (step < run.rounds.length ? [run.rounds[step]!] : []));
       const offered = median(rounds.map((round) => round.offeredDeliveriesPerSecond));
-      const held = rounds.filter((round) => round.held).length * 2 > rounds.length;
+      const isMostly = (pick: (round: RoundJson) => boolean): boolean => rounds.filter(pick).length * 2 > rounds.length;
+      const held = isMostly((round) => round.held);
+      const isBenchBound = isMostly((round) => round.isBenchBound);
       for (const percentile of percentiles) {
         points.push({
           workload,
@@ -103,6 +109,7 @@ export function latencySeries(runs: readonly RunJson[], percentiles: readonly Pe
           offeredDeliveriesPerSecond: offered,
           latencyMs: median(rounds.map((round) => round.latencyMs[percentile])),
           held,
+          isBenchBound,
         });
       }
     }
@@ -128,6 +135,14 @@ export interface PlotOptions {
   readonly title: string;
   /** Draw a horizontal rule here (W4's p99 bound), or not. */
   readonly boundMs: number | null;
+}
+
+const STEP_KINDS = ['held', 'failed', 'bench-bound'] as const;
+
+/** A bench-bound step is marked so whether or not it held: its load is the bench's limit. */
+function stepKind(point: LatencyPoint): (typeof STEP_KINDS)[number] {
+  if (point.isBenchBound) return STEP_KINDS[2];
+  return point.held ? STEP_KINDS[0] : STEP_KINDS[1];
 }
 
 type Layers = NonNullable<Extract<TopLevelSpec, { layer: unknown }>['layer']>;
@@ -163,7 +178,12 @@ export function latencySpec(points: readonly LatencyPoint[], options: PlotOption
         x,
         y,
         color: series.color,
-        shape: { field: 'step', type: 'nominal', title: 'step', scale: { domain: ['held', 'failed'], range: ['circle', 'cross'] } },
+        shape: {
+          field: 'step',
+          type: 'nominal',
+          title: 'step',
+          scale: { domain: [...STEP_KINDS], range: ['circle', 'cross', 'triangle-up'] },
+        },
         tooltip: [{ field: 'series' }, { field: 'offeredDeliveriesPerSecond', format: ',.0f' }, { field: 'latencyMs', format: '.1f' }],
       },
     },
@@ -174,12 +194,12 @@ export function latencySpec(points: readonly LatencyPoint[], options: PlotOption
   const values = points.map((point) => ({
     ...point,
     series: `${point.server} ${point.percentile}`,
-    step: point.held ? 'held' : 'failed',
+    step: stepKind(point),
   }));
   const workloads = [...new Set(points.map((point) => point.workload))];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: options.title, subtitle: 'one point per step of a --max ramp; a cross: that step failed (p99 over the bound, or lost messages)' },
+    title: { text: options.title, subtitle: 'one point per step of a --max ramp; a cross: the step failed (p99 over the bound, or messages lost); a triangle (bench-bound): the bench could not offer that load' },
     data: { values },
     facet: { column: { field: 'workload', type: 'nominal', title: null, sort: workloads } },
     spec: { width: 420, height: 300, layer: layers },

@@ -84,6 +84,11 @@ describe('latencySeries', () => {
     ]);
   });
 
+  it('marks a step bench-bound when most runs could not offer it', () => {
+    const runs = readRuns([run('chatd', [round(20, 1, 5, { isBenchBound: true })], 'W4'), run('chatd', [round(20, 1, 5)], 'W4'), run('chatd', [round(20, 1, 5, { isBenchBound: true })], 'W4')]);
+    expect(latencySeries(runs, ['p50'])[0]).toMatchObject({ held: true, isBenchBound: true });
+  });
+
   it('keeps servers and workloads apart', () => {
     const runs = readRuns([run('chatd', [round(20, 1, 5)], 'A'), run('chatd', [round(20, 9, 9)], 'B'), run('seed', [round(20, 4, 4)], 'A')]);
     expect(latencySeries(runs, ['p50']).map((p) => `${p.workload}/${p.server}=${p.latencyMs}`)).toEqual(['A/chatd=1', 'B/chatd=9', 'A/seed=4']);
