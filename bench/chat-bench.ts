@@ -38,6 +38,8 @@ export interface BenchOptions {
   readonly max: boolean;
   /** With max: each step's rate is the previous one's × this (default 1.5). */
   readonly stepFactor?: number;
+  /** With max: at most this many steps (default MAX_STEPS). */
+  readonly maxSteps?: number;
   readonly p99BoundMs: number;
   readonly drainTimeoutMs: number;
   readonly connectTimeoutMs: number;
@@ -248,7 +250,8 @@ async function measure(options: BenchOptions, server: RunningServer | null, prog
     if (connect.greeted === options.clients && control.dropped === 0) {
       let rate = options.rate;
       let failuresInARow = 0;
-      for (let step = 0; step < (options.max ? MAX_STEPS : 1); step++) {
+      const steps = options.max ? Math.min(MAX_STEPS, options.maxSteps ?? MAX_STEPS) : 1;
+      for (let step = 0; step < steps; step++) {
         const round = await runRound(options, control, reports, rate, sample, progress);
         rounds.push(round);
         if (!options.max) headline = round;
