@@ -120,7 +120,7 @@ export interface BenchResult {
 export const RAMP_ENDS = {
   p99: 'two steps in a row missed the p99 bound',
   lost: 'a step lost messages',
-  bench: 'the bench could not offer the next load',
+  bench: 'the load the bench could not offer',
   dropped: 'the server dropped clients or died',
   steps: 'the last step allowed',
 } as const;

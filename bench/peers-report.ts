@@ -85,9 +85,9 @@ export function markdownTable(workloads: readonly PeerWorkload[], servers: reado
         }
         else if (result.headline === null && result.connect.greeted === result.connect.clients) {
           notes.push(`- ${workload.name}, ${kind}, run ${run + 1}: no step held p99 < 100 ms with nothing lost`);
-        } else if (result.rampEnd === 'bench') {
-          // Its maximum is the bench's, not the server's: say so beside the figure.
-          notes.push(`- ${workload.name}, ${kind}, run ${run + 1}: the ramp ended because ${RAMP_ENDS.bench}: the server may hold more`);
+        } else if (result.rampEnd === 'bench' || result.rampEnd === 'steps') {
+          // Its maximum is the bench's or the step cap's, not the server's: say so beside the figure.
+          notes.push(`- ${workload.name}, ${kind}, run ${run + 1}: the ramp ended at ${RAMP_ENDS[result.rampEnd]}, not at a failure: the server may hold more`);
         }
       });
       for (const failure of cell.failures) notes.push(`- ${workload.name}, ${kind}: failed: ${failure}`);

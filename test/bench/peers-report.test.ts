@@ -118,7 +118,14 @@ describe('markdownTable', () => {
     const cells = new Map<string, Cell>([
       ['W4-max/chatd', { results: [result([step(20_000, 30), step(32_000, 40, { isBenchBound: true })], { rampEnd: 'bench' })], failures: [] }],
     ]);
-    expect(markdownTable([W4], ['chatd'], cells)).toContain('the ramp ended because the bench could not offer the next load: the server may hold more');
+    expect(markdownTable([W4], ['chatd'], cells)).toContain(
+      '- W4-max, chatd, run 1: the ramp ended at the load the bench could not offer, not at a failure: the server may hold more',
+    );
+  });
+
+  it('warns when a ramp ended at its step cap (the seed\'s W4-seed-sized) with every step held', () => {
+    const cells = new Map<string, Cell>([['W4-max/seed', { results: [result([step(20_000, 30), step(32_000, 40)], { rampEnd: 'steps' })], failures: [] }]]);
+    expect(markdownTable([W4], ['seed'], cells)).toContain('the ramp ended at the last step allowed, not at a failure');
   });
 
   it('notes a run that gave up connecting before everyone was greeted', () => {
