@@ -35,7 +35,7 @@ async function main(): Promise<void> {
       'seed-binary': { type: 'string', default: '/tmp/seedchat', describe: 'with --spawn seed: the built seed server (docs/BENCHMARKS.md says how to build it)' },
       'server-pid': { type: 'number', describe: 'measure CPU and memory of this process (automatic with --spawn)' },
       threads: { type: 'number', default: availableParallelism(), describe: 'bench threads the clients are spread over' },
-      max: { type: 'boolean', default: false, describe: 'raise --rate ×--step-factor per step until p99 reaches --p99-bound or a message is lost; report the most deliveries/s that held' },
+      max: { type: 'boolean', default: false, describe: 'raise --rate ×--step-factor per step until p99 reaches --p99-bound twice in a row or a message is lost; report the most deliveries/s that held' },
       'p99-bound': { type: 'number', default: 100, describe: 'with --max: the p99 latency (ms) a rate must stay under' },
       'step-factor': { type: 'number', default: 1.5, describe: 'with --max: each step offers this many times the rate of the one before' },
       'drain-timeout': { type: 'number', default: 5, describe: 'seconds to wait for messages in flight after each step' },
