@@ -2,7 +2,7 @@
 // workloads: runs alternate A B A B … in one process, so a noisy shared machine hurts both
 // alike; prints every run and then the medians. A tool for the server work, not a CI check.
 //
-//   node bench/micro/ab.ts --workload W1-connect --repeats 3 base=/tmp/chatd-base new=. nats
+//   node bench/micro/ab.ts --workload W1-connect --workload W2-fanout --repeats 3 base=/tmp/chatd-base new=. nats
 //   node bench/micro/ab.ts --workload W2-fanout new1=.:1 new2=.:2     (ROOT:WORKERS[:NAME=VALUE])
 
 import { resolve } from 'node:path';
@@ -103,8 +103,10 @@ for (const name of values.workload) {
         drainTimeoutMs: 5000,
         connectTimeoutMs: 60_000,
       };
-      const [envName, envValue] = contender.env?.split('=') ?? [];
-      if (envName !== undefined) process.env[envName] = envValue ?? '';
+      const split = contender.env?.indexOf('=') ?? -1;
+      const envName = split === -1 ? undefined : contender.env!.slice(0, split);
+      const envValue = split === -1 ? '' : contender.env!.slice(split + 1);
+      if (envName !== undefined) process.env[envName] = envValue;
       try {
         const r = row(await runBench(options));
         rows.set(contender.label, [...(rows.get(contender.label) ?? []), r]);
