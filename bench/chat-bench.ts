@@ -11,7 +11,7 @@ import type { ClientTask, ConnectReport, RoundReport, TaskMessage, TaskSummary }
 import { Control } from './control.ts';
 import { addCounts, emptyCounts, orderDisagreements, type IntegrityCounts } from './integrity.ts';
 import { MIN_PAYLOAD_BYTES } from './payload.ts';
-import { sampleProcess, spawnServer, type ProcessSample, type RunningServer, type ServerKind } from './servers.ts';
+import { sampleProcesses, spawnServer, type ProcessSample, type RunningServer, type ServerKind } from './servers.ts';
 import type { ProtocolName } from './wire.ts';
 
 export interface BenchOptions {
@@ -25,6 +25,12 @@ export interface BenchOptions {
   readonly chatdRoot?: string;
   readonly serverArgs?: readonly string[];
   readonly serverPid: number | null;
+  /**
+   * The nodes of one chatd cluster (--redis): client i connects to ports[i mod n] on `host`
+   * instead of `port`, and the server figures sum `serverPids` (the nodes and their Redis).
+   */
+  readonly ports?: readonly number[];
+  readonly serverPids?: readonly number[];
   readonly clients: number;
   readonly senders: number;
   /** Messages per second per sender (the first rate, with --max). */
@@ -85,7 +91,15 @@ export interface RoundResult {
 }
 
 export interface BenchResult {
-  readonly target: { readonly kind: string; readonly host: string; readonly port: number; readonly protocol: ProtocolName; readonly workers: number | null };
+  readonly target: {
+    readonly kind: string;
+    readonly host: string;
+    readonly port: number;
+    /** Every port the clients were spread over: [port], or the nodes of a cluster. */
+    readonly ports: readonly number[];
+    readonly protocol: ProtocolName;
+    readonly workers: number | null;
+  };
   readonly options: BenchOptions;
   readonly connect: {
     readonly clients: number;
@@ -165,8 +179,10 @@ export async function runBench(options: BenchOptions, progress?: BenchProgress):
 async function measure(options: BenchOptions, server: RunningServer | null, progress?: BenchProgress): Promise<BenchResult> {
   const host = server?.host ?? options.host;
   const port = server?.port ?? options.port;
+  const ports = server === null && options.ports !== undefined && options.ports.length > 0 ? options.ports : [port];
   const pid = server?.pid ?? options.serverPid;
-  const sample = (): ProcessSample | undefined => (pid === null ? undefined : sampleProcess(pid));
+  const pids = server === null && options.serverPids !== undefined && options.serverPids.length > 0 ? options.serverPids : pid === null ? [] : [pid];
+  const sample = (): ProcessSample | undefined => sampleProcesses(pids);
   const cpuAtStart = process.cpuUsage();
   const control = new Control(options.senders);
   const threads = Math.max(1, Math.min(options.threads, options.clients));
@@ -190,7 +206,7 @@ async function measure(options: BenchOptions, server: RunningServer | null, prog
       taskIndex,
       tasks: threads,
       host,
-      port,
+      ports,
       protocol: options.protocol,
       firstClient,
       clientCount,
@@ -271,7 +287,7 @@ async function measure(options: BenchOptions, server: RunningServer | null, prog
     const after = sample();
     const cpu = process.cpuUsage(cpuAtStart);
     return {
-      target: { kind: server?.kind ?? 'external', host, port, protocol: options.protocol, workers: server?.kind === 'chatd' ? options.workers : null },
+      target: { kind: server?.kind ?? 'external', host, port, ports, protocol: options.protocol, workers: server?.kind === 'chatd' ? options.workers : null },
       options,
       connect,
       rounds,

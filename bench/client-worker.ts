@@ -14,7 +14,8 @@ export interface ClientTask {
   readonly taskIndex: number;
   readonly tasks: number;
   readonly host: string;
-  readonly port: number;
+  /** Client i connects to ports[i mod n]: one port, or the nodes of a cluster. */
+  readonly ports: readonly number[];
   readonly protocol: ProtocolName;
   /** This task runs clients firstClient .. firstClient + clientCount - 1 of totalClients. */
   readonly firstClient: number;
@@ -171,7 +172,7 @@ export default async function runClients(task: ClientTask): Promise<TaskSummary>
     onSlot = null;
     if (control.phase !== Phase.Connect) break;
     const localAddress = task.sourceAddresses.length > 0 ? task.sourceAddresses[index % task.sourceAddresses.length] : undefined;
-    const socket = connect({ host: task.host, port: task.port, noDelay: true, ...(localAddress === undefined ? {} : { localAddress }) });
+    const socket = connect({ host: task.host, port: task.ports[index % task.ports.length]!, noDelay: true, ...(localAddress === undefined ? {} : { localAddress }) });
     const client = new SimulatedClient(socket, task.senders, senderOfClient(index, task.totalClients, task.senders));
     clients.push(client);
     connecting++;

@@ -128,6 +128,37 @@ async function spawnChatd(options: SpawnOptions): Promise<RunningServer> {
   return running('chatd', child, port, () => lastLines.join(' | '));
 }
 
+/** A redis-server of the bench's own, for a chatd cluster (`npm run bench:cluster`). */
+export interface RunningRedis {
+  readonly url: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/** Starts Debian's redis-server on a free loopback port, without persistence: the bench keeps nothing. */
+export async function spawnRedis(): Promise<RunningRedis> {
+  const binary = findOnPath('redis-server');
+  if (binary === undefined) throw new Error('redis-server is not installed; install it with: apt-get install -y redis-server');
+  const port = await freePort();
+  const child = spawn(binary, ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (!(await isListening(port))) {
+    if (child.exitCode !== null) throw new Error(`${binary} exited with code ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error(`${binary} did not listen on ${port} within ${START_TIMEOUT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    url: `redis://${HOST}:${port}`,
+    pid: child.pid!,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
 /** Enough of a Go panic to name it ("fatal error: concurrent map writes"); its goroutine dump is not kept. */
 const STDERR_HEAD_CHARS = 300;
 
@@ -210,6 +241,17 @@ export interface ProcessSample {
 
 /** Linux reports CPU time in clock ticks; 100 per second on every mainstream kernel config. */
 const CLOCK_TICKS_PER_SECOND = 100;
+
+/** The sum over several processes (the nodes of a cluster and their Redis); undefined if any is missing. */
+export function sampleProcesses(pids: readonly number[]): ProcessSample | undefined {
+  let sum: ProcessSample = { cpuSeconds: 0, rssBytes: 0, peakRssBytes: 0 };
+  for (const pid of pids) {
+    const one = sampleProcess(pid);
+    if (one === undefined) return undefined;
+    sum = { cpuSeconds: sum.cpuSeconds + one.cpuSeconds, rssBytes: sum.rssBytes + one.rssBytes, peakRssBytes: sum.peakRssBytes + one.peakRssBytes };
+  }
+  return pids.length === 0 ? undefined : sum;
+}
 
 export function sampleProcess(pid: number): ProcessSample | undefined {
   try {

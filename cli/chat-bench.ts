@@ -29,11 +29,12 @@ async function main(): Promise<void> {
       ramp: { type: 'number', default: 5000, describe: 'connections opened per second' },
       host: { type: 'string', default: '127.0.0.1', describe: 'server to measure' },
       port: { type: 'number', default: 8000, describe: 'its port' },
+      nodes: { type: 'string', describe: 'the ports of the nodes of one chatd cluster (--redis) on --host, e.g. 8001,8002,8003: clients are spread over them in turn' },
       protocol: { type: 'string', choices: PROTOCOLS, describe: 'chatd (also the seed\'s Go server) or nats; default: nats with --spawn nats, else chatd' },
       spawn: { type: 'string', choices: SERVER_KINDS, describe: 'start this server on a free port for the run: chatd (this checkout), seed, nats' },
       workers: { type: 'number', default: availableParallelism(), describe: 'with --spawn chatd: its worker threads' },
       'seed-binary': { type: 'string', default: '/tmp/seedchat', describe: 'with --spawn seed: the built seed server (docs/BENCHMARKS.md says how to build it)' },
-      'server-pid': { type: 'number', describe: 'measure CPU and memory of this process (automatic with --spawn)' },
+      'server-pid': { type: 'number', array: true, describe: 'measure CPU and memory of this process (automatic with --spawn); give it once per process of a cluster (the nodes and Redis): the figures are their sum' },
       threads: { type: 'number', default: availableParallelism(), describe: 'bench threads the clients are spread over' },
       max: { type: 'boolean', default: false, describe: 'raise --rate ×--step-factor per step until p99 reaches --p99-bound twice in a row or a message is lost; report the most deliveries/s that held' },
       'p99-bound': { type: 'number', default: 100, describe: 'with --max: the p99 latency (ms) a rate must stay under' },
@@ -43,6 +44,9 @@ async function main(): Promise<void> {
       histogram: { type: 'string', describe: 'write the latency distribution (percentile, ms) as CSV to this file' },
     })
     .check((args) => {
+      if (args.nodes !== undefined && parsePorts(args.nodes) === null) throw new Error(`--nodes must be ports separated by commas, such as 8001,8002; got ${args.nodes}`);
+      if (args.nodes !== undefined && args.spawn !== undefined) throw new Error('--nodes measures servers already running; leave out --spawn');
+      for (const pid of args['server-pid'] ?? []) if (!Number.isInteger(pid) || pid <= 0) throw new Error(`--server-pid must be a process id; got ${String(pid)}`);
       if (!(args['step-factor'] > 1)) throw new Error(`--step-factor must be above 1; got ${args['step-factor']}`);
       for (const key of ['clients', 'senders', 'rate', 'duration', 'payload', 'ramp', 'threads', 'workers', 'p99-bound', 'drain-timeout'] as const) {
         const value = args[key];
@@ -69,7 +73,9 @@ async function main(): Promise<void> {
     spawn,
     workers: argv.workers,
     seedBinary: argv['seed-binary'],
-    serverPid: argv['server-pid'] ?? null,
+    serverPid: argv['server-pid']?.[0] ?? null,
+    serverPids: argv['server-pid'] ?? [],
+    ports: argv.nodes === undefined ? [] : parsePorts(argv.nodes)!,
     clients: argv.clients,
     senders: argv.senders,
     rate: argv.rate,
@@ -91,6 +97,12 @@ async function main(): Promise<void> {
   if (result.connect.greeted < result.connect.clients) {
     fail('chat-bench', `only ${result.connect.greeted} of ${result.connect.clients} clients got in; no load was run`, 1);
   }
+}
+
+/** `8001,8002` as port numbers, or null when any of it is not a port. */
+function parsePorts(list: string): number[] | null {
+  const ports = list.split(',').map((part) => Number(part.trim()));
+  return ports.every((port) => Number.isInteger(port) && port >= 1 && port <= 65535) ? ports : null;
 }
 
 function progressBars(): BenchProgress {
