@@ -75,6 +75,12 @@ interface LocalClient {
   readonly key: string;
   readonly addr: string;
   readonly ip: string;
+  /**
+   * Its name as its own stream last showed it (its address until its login). Kept here, not only
+   * in the roster: a node given up for dead loses its clients from the roster and must still
+   * register them again under their names.
+   */
+  name: string;
   /** Receives broadcasts: set when its login is delivered (from the stream, or locally). */
   isAdmitted: boolean;
   /** Its leave has been decided: further lines from it are dropped. */
@@ -266,7 +272,7 @@ export class ClusterRoom implements Room, ClusterStatus {
       return this.#refuse(id, addr, encodeError(tooManyFromAddress(this.#settings.maxPerIp)), CloseReason.TooManyFromAddress);
     }
     this.#onlinePerIp.set(ip, fromIp + 1);
-    const client: LocalClient = { id, key: `${this.#node}/${id}`, addr, ip, isAdmitted: false, isLeaving: false, replies: new ReplyQueue() };
+    const client: LocalClient = { id, key: `${this.#node}/${id}`, addr, ip, name: addr, isAdmitted: false, isLeaving: false, replies: new ReplyQueue() };
     this.#local.set(id, client);
     this.#localByKey.set(client.key, client);
     this.#idle.touch(id, now);
@@ -441,6 +447,7 @@ export class ClusterRoom implements Room, ClusterStatus {
         this.#roster.set(entry.client, entry.addr, entry.newName);
         const owner = this.#localByKey.get(entry.client);
         if (owner !== undefined) {
+          owner.name = entry.newName;
           this.#delivery.send(owner.id, encodeRenameOk());
           this.#log.info({ event: 'rename', addr: entry.addr, from: entry.name, to: entry.newName }, 'client renamed');
         }
@@ -474,6 +481,7 @@ export class ClusterRoom implements Room, ClusterStatus {
     const known = this.#roster.get(key);
     this.#roster.set(key, addr, name);
     const owner = this.#localByKey.get(key);
+    if (owner !== undefined) owner.name = name;
     const isNew = owner !== undefined && !owner.isAdmitted;
     if (isNew) {
       owner.isAdmitted = true;
@@ -487,10 +495,10 @@ export class ClusterRoom implements Room, ClusterStatus {
   #applyLogout(key: string, addr: string, name: string, why: LeaveWhy): void {
     const owner = this.#localByKey.get(key);
     if (owner !== undefined && (why === 'node-lost' || why === 'node-stopped')) {
-      // This node was given up for dead while its clients were still here (a long blip): they
-      // stay, and the next heartbeat finds the node unknown and registers them again.
-      this.#roster.remove(key);
-      this.#delivery.broadcast(encodeLogout(addr, name), NOBODY);
+      // This node was given up for dead while its clients were still here (a stall, a long
+      // blip). For the other nodes they left; here they never did, so nobody here is told, and
+      // the next heartbeat finds the node unknown and registers them again (their `login` is
+      // then no news here either: the roster still has them).
       return;
     }
     if (owner !== undefined) {
@@ -524,8 +532,7 @@ export class ClusterRoom implements Room, ClusterStatus {
       // Also those whose join is still on its way: Redis may have run it already (then this skips
       // them) or will run it after this (then the join finds them there).
       if (client.isLeaving) continue;
-      const name = this.#roster.get(client.key)?.name ?? client.addr;
-      args.push(client.key, client.addr, name, nameKey(name));
+      args.push(client.key, client.addr, client.name, nameKey(client.name));
     }
     this.#link.run('resync', args).catch((error: unknown) => this.#log.warn({ err: error }, 'resync failed; retried when the link is back'));
   }
@@ -568,6 +575,7 @@ export class ClusterRoom implements Room, ClusterStatus {
     const before = this.#roster.get(client.key);
     if (before === undefined || before.name === name) return;
     this.#roster.set(client.key, before.addr, name);
+    client.name = name;
     const isHere = this.#local.get(client.id) === client;
     if (isHere) this.#delivery.send(client.id, encodeRenameOk());
     this.#delivery.broadcast(encodeRenamed(before.addr, before.name, name), isHere ? client.id : NOBODY);
@@ -603,9 +611,9 @@ export class ClusterRoom implements Room, ClusterStatus {
   }
 
   #logLeave(client: LocalClient, reason: CloseReason): void {
-    const name = this.#roster.get(client.key)?.name ?? client.addr;
     // `online`: this node's clients once this one is gone, as a single node counts them.
-    logLeave(this.#log, this.#observer, { addr: client.addr, name, online: this.#local.size - (this.#local.has(client.id) ? 1 : 0) }, reason);
+    const online = this.#local.size - (this.#local.has(client.id) ? 1 : 0);
+    logLeave(this.#log, this.#observer, { addr: client.addr, name: client.name, online }, reason);
   }
 }
 

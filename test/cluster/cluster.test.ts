@@ -113,6 +113,29 @@ describe.skipIf(!hasRedisServer())('three chatd nodes sharing one Redis', () => 
     });
   });
 
+  it('takes back a node that stalled past its heartbeat: its clients leave for the others, then return', async () => {
+    const e = await startNode(redis);
+    const alice = await join(a, []);
+    const erin = await join(e, [alice]);
+    await rename(erin, 'erin', [alice, erin]);
+    // A stalled process (a long pause, an overloaded host) stops beating; the others give it up.
+    e.process.signal('SIGSTOP');
+    try {
+      await alice.expectLine(lineFrom(erin, 'login out'), 10_000);
+    } finally {
+      e.process.signal('SIGCONT');
+    }
+    // Back, it finds itself given up and registers its clients again, under their names.
+    await alice.expectLine(lineFrom(erin, 'login'), 10_000);
+    await waitForWho([a, e], [`${alice.addr}:${alice.name}`, `${erin.addr}:erin`]);
+    await erin.send('still here');
+    await alice.expectLine(lineFrom(erin, 'still here'));
+    // On her own node she never left: no `login out`, no second `login`.
+    await erin.expectLine(lineFrom(erin, 'still here'));
+    await e.process.stop();
+    await alice.expectLine(lineFrom(erin, 'login out'));
+  });
+
   it('announces the clients of a node killed with SIGKILL as gone, and frees their names', async () => {
     const d = await startNode(redis);
     const alice = await join(a, []);
