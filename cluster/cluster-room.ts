@@ -415,6 +415,13 @@ export class ClusterRoom implements Room, ClusterStatus {
         await delay(READ_RETRY_MS);
         continue;
       }
+      if (!this.#link.isUp) {
+        // While the node is alone, a read that still arrives (the two connections do not drop at
+        // the same instant) waits: applied now, an older entry of another node could land after
+        // this node's own lines that #linkDown has just shown. Read again once the link is back.
+        await delay(READ_RETRY_MS);
+        continue;
+      }
       for (const [id, fields] of batch) {
         this.#position = id;
         try {

@@ -94,7 +94,7 @@ describe.skipIf(!hasRedisServer())('a cluster whose Redis stops and starts again
           .filter((text) => /^(art|bea) \d+$/.test(text));
         // Nothing twice, and in the order said.
         expect(new Set(texts).size, `${listener.label} hears ${talker.label} twice`).toBe(texts.length);
-        expect(texts).toEqual(lines.filter((text) => texts.includes(text)));
+        expect(texts, `${listener.label} hears ${talker.label} out of order`).toEqual(lines.filter((text) => texts.includes(text)));
         const sameNode = (talker === bea) === (listener === bea);
         if (sameNode) {
           // On the talker's own node nothing is lost, outage or not.
@@ -103,8 +103,8 @@ describe.skipIf(!hasRedisServer())('a cluster whose Redis stops and starts again
           // Across nodes, what was said while the link was down stays on its node; all else arrives.
           const before = lines.slice(0, 10);
           const after = lines.slice(-10);
-          expect(texts.slice(0, 10)).toEqual(before);
-          expect(texts.slice(-10)).toEqual(after);
+          expect(texts.slice(0, 10), `${listener.label} from ${talker.label}, before the outage`).toEqual(before);
+          expect(texts.slice(-10), `${listener.label} from ${talker.label}, after it`).toEqual(after);
         }
       }
     }
