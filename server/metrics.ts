@@ -127,8 +127,8 @@ export class WorkerMetrics {
     this.#fanOut = new Histogram({
       name: 'chatd_fanout_batch_seconds',
       help:
-        "Time a worker takes to carry out one 'deliver' batch from the primary: queue every message " +
-        'on every recipient and write each socket once (measured in the worker, per batch).',
+        'Time a worker takes for one full flush: queueing the deliveries that arrived since the last one ' +
+        'and writing each socket once (measured in the worker, per flush).',
       labelNames: ['worker'],
       buckets: [...FAN_OUT_BUCKETS_SECONDS],
       registers,
@@ -137,7 +137,7 @@ export class WorkerMetrics {
     this.#monitor = registerEventLoopLag(this.#registry, `worker-${index}`);
   }
 
-  /** Once per 'deliver' batch, never per message. */
+  /** Once per full flush, never per message. */
   observeFanOut(seconds: number): void {
     this.#fanOut.observe(this.#labels, seconds);
   }
