@@ -9,15 +9,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runBench, type BenchOptions, type BenchResult } from '../chat-bench.ts';
 import { median } from '../regression.ts';
+import { PEER_WORKLOADS } from '../workloads.ts';
 
-/** The workloads of bench/peers.ts (W1–W5); not imported, since importing peers.ts runs it. */
-const PEER_WORKLOADS = [
-  { name: 'W1-connect', clients: 5000, senders: 1, rate: 1, duration: 1, ramp: 5000 },
-  { name: 'W2-fanout', clients: 1000, senders: 10, rate: 10, duration: 10, ramp: 2000 },
-  { name: 'W3-fanout', clients: 5000, senders: 5, rate: 5, duration: 10, ramp: 5000 },
-  { name: 'W4-max', clients: 1000, senders: 10, rate: 10, duration: 3, ramp: 2000, max: true },
-  { name: 'W5-many', clients: 10000, senders: 5, rate: 2, duration: 10, ramp: 5000 },
-] as const;
 
 interface Contender {
   readonly label: string;
@@ -98,10 +91,11 @@ for (const name of values.workload) {
         payload: 64,
         ramp: workload.ramp,
         threads: Number(values.threads),
-        max: 'max' in workload,
+        max: workload.max === true,
+        ...(workload.stepFactor === undefined ? {} : { stepFactor: workload.stepFactor }),
         p99BoundMs: 100,
         drainTimeoutMs: 5000,
-        connectTimeoutMs: 60_000,
+        connectTimeoutMs: (workload.connectTimeoutSeconds ?? 60) * 1000,
       };
       const split = contender.env?.indexOf('=') ?? -1;
       const envName = split === -1 ? undefined : contender.env!.slice(0, split);

@@ -1,0 +1,23 @@
+// The named workloads of issue #5 (W1–W5) and the small ones the seed's server survives: one
+// list for bench:peers and for bench/micro/ab.ts, so a figure of one is a figure of the other.
+
+import type { PeerWorkload } from './peers-report.ts';
+
+/** The workloads of issue #5 (W1–W5), plus the small one the seed's server survives. */
+export const PEER_WORKLOADS: readonly PeerWorkload[] = [
+  { name: 'seed-sized', clients: 100, senders: 10, rate: 100, duration: 5, ramp: 50 },
+  { name: 'W1-connect', clients: 5000, senders: 1, rate: 1, duration: 1, ramp: 5000 },
+  { name: 'W2-fanout', clients: 1000, senders: 10, rate: 10, duration: 10, ramp: 2000 },
+  { name: 'W3-fanout', clients: 5000, senders: 5, rate: 5, duration: 10, ramp: 5000 },
+  // From 20,000 deliveries/s offered, ×1.6 a step (12 steps reach 3.5 million): enough points
+  // below the knee for the latency curve, few enough to keep a ramp under a minute.
+  { name: 'W4-max', clients: 1000, senders: 10, rate: 2, duration: 3, ramp: 2000, max: true, stepFactor: 1.6 },
+  // chatd tells each of the 10,000 logins to everyone online (50 million lines): on a busy
+  // 2-core machine that took more than a minute in a trial, so W5 waits up to three.
+  { name: 'W5-many', clients: 10000, senders: 5, rate: 2, duration: 10, ramp: 5000, connectTimeoutSeconds: 180 },
+  // W4's ramp at the size the seed's server survives (100 clients joining at 50/s), so the curve
+  // has all three servers. Its clients that do not send are dropped from its broadcast after 60 s
+  // of silence (its idle timeout), so its ramp must end sooner: 2,000 deliveries/s ×1.6 up to 12
+  // steps of 3 s (352,000 deliveries/s). chatd and nats-server ramp as far as they hold.
+  { name: 'W4-seed-sized', clients: 100, senders: 10, rate: 2, duration: 3, ramp: 50, max: true, stepFactor: 1.6, seedMaxSteps: 12 },
+];
