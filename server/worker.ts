@@ -61,6 +61,7 @@ const hooks = {
       }
       return;
     }
+    if (dirty.length === 0) dirtySince = performance.now();
     dirty.push(connection);
     if (!isOutputFlushScheduled) {
       isOutputFlushScheduled = true;
@@ -89,6 +90,7 @@ function accept(socket: Socket): void {
     socket.destroy(); // already gone before we saw it, or we are closing
     return;
   }
+  lastAcceptAt = performance.now();
   const id = ++serial * MAX_WORKERS + settings.index;
   const addr = formatAddress(socket.remoteAddress, socket.remotePort);
   const connection = new Connection(id, addr, socket, settings, hooks, turn, counters);
@@ -153,10 +155,37 @@ const FLUSH_PACING = 1;
 let lastFlushEnd = 0;
 let lastFlushCost = 0;
 
+/**
+ * A connection storm (a new connection in the last STORM_QUIET_MS) postpones the full flush
+ * until the storm pauses, for at most STORM_MAX_DEFER_MS after the oldest line waiting. Each
+ * newcomer's login goes to everyone online: flushed as they come, a storm of n clients costs
+ * n²/2 small writes, which starve the accepts and the greetings of both cores; gathered, it
+ * costs a few large ones. Newcomers are greeted at once all the same (flushUrgent); those
+ * online get the logins, and any chat of the moment, up to 250 ms later, in the same order.
+ */
+const STORM_QUIET_MS = 20;
+const STORM_MAX_DEFER_MS = 250;
+let lastAcceptAt = -Infinity;
+/** When the oldest broadcast not yet flushed was queued. */
+let dirtySince = 0;
+
+/** When the full flush is due: paced after the last one, and later while a storm lasts. */
+function flushDue(now: number): number {
+  const paced = lastFlushEnd + FLUSH_PACING * lastFlushCost;
+  if (now - lastAcceptAt >= STORM_QUIET_MS) return paced;
+  return Math.max(paced, Math.min(lastAcceptAt + STORM_QUIET_MS, dirtySince + STORM_MAX_DEFER_MS));
+}
+
 function scheduleFlush(): void {
-  const wait = lastFlushEnd + FLUSH_PACING * lastFlushCost - performance.now();
-  if (wait < 1) setImmediate(flushOutput);
-  else setTimeout(flushOutput, wait);
+  const wait = flushDue(performance.now()) - performance.now();
+  if (wait < 1) setImmediate(flushWhenDue);
+  else setTimeout(flushWhenDue, wait);
+}
+
+/** The scheduled full flush; a storm that went on meanwhile puts it off again (within its bound). */
+function flushWhenDue(): void {
+  if (flushDue(performance.now()) - performance.now() >= 1) return scheduleFlush();
+  flushOutput();
 }
 
 /** Writes the clients with output of their own now, ahead of the paced full flush (copies, no seal). */
