@@ -25,14 +25,13 @@ import {
   nameKey,
   nameTaken,
   noSuchUser,
-  serverFull,
-  tooManyFromAddress,
   type Command,
   type ProtocolError,
   type WhoEntry,
 } from '../protocol/index.ts';
 import { logLeave, type Delivery, type RoomObserver, type RoomSettings } from '../server/chat-room.ts';
 import { CloseReason } from '../server/close-reason.ts';
+import { ConnectionLimits, type Refusal } from '../server/connection-limits.ts';
 import { IdleTimer } from '../server/idle-timer.ts';
 import type { Logger } from '../server/log.ts';
 import type { ClusterStatus } from '../server/metrics.ts';
@@ -115,7 +114,7 @@ export class ClusterRoom implements Room, ClusterStatus {
   readonly #idle: IdleTimer;
   readonly #local = new Map<number, LocalClient>();
   readonly #localByKey = new Map<string, LocalClient>();
-  readonly #onlinePerIp = new Map<string, number>();
+  readonly #limits: ConnectionLimits;
   /** Clients whose replies wait for the stream. */
   readonly #waiting = new Set<LocalClient>();
   /**
@@ -143,6 +142,7 @@ export class ClusterRoom implements Room, ClusterStatus {
     this.#log = log.child({ node: this.#node });
     this.#observer = observer;
     this.#idle = new IdleTimer(settings.idleTimeoutSeconds * 1000);
+    this.#limits = new ConnectionLimits(settings);
     this.#link = new RedisLink(settings.redisUrl, this.#log);
   }
 
@@ -264,14 +264,8 @@ export class ClusterRoom implements Room, ClusterStatus {
 
   #connect(id: number, addr: string, ip: string, now: number): void {
     // The limits count this node's clients: each node guards its own sockets and memory.
-    if (this.#local.size >= this.#settings.maxClients) {
-      return this.#refuse(id, addr, encodeError(serverFull(this.#settings.maxClients)), CloseReason.ServerFull);
-    }
-    const fromIp = this.#onlinePerIp.get(ip) ?? 0;
-    if (this.#settings.maxPerIp !== 0 && fromIp >= this.#settings.maxPerIp) {
-      return this.#refuse(id, addr, encodeError(tooManyFromAddress(this.#settings.maxPerIp)), CloseReason.TooManyFromAddress);
-    }
-    this.#onlinePerIp.set(ip, fromIp + 1);
+    const refusal = this.#limits.admit(ip, this.#local.size);
+    if (refusal !== null) return this.#refuse(id, addr, refusal);
     const client: LocalClient = { id, key: `${this.#node}/${id}`, addr, ip, name: addr, isAdmitted: false, isLeaving: false, replies: new ReplyQueue() };
     this.#local.set(id, client);
     this.#localByKey.set(client.key, client);
@@ -331,10 +325,10 @@ export class ClusterRoom implements Room, ClusterStatus {
     this.#request(client, 'leave', [client.key, 'left'], { local: () => this.#leaveLocally(client, reason) });
   }
 
-  #refuse(id: number, addr: string, text: string, reason: CloseReason): void {
-    this.#delivery.close(id, text, reason);
-    this.#log.warn({ event: 'kick', addr, reason }, 'client refused');
-    this.#observer.onKick(reason);
+  #refuse(id: number, addr: string, refusal: Refusal): void {
+    this.#delivery.close(id, encodeError(refusal.error), refusal.reason);
+    this.#log.warn({ event: 'kick', addr, reason: refusal.reason }, refusal.message);
+    this.#observer.onKick(refusal.reason);
   }
 
   /** The socket is gone (or going): nothing more is sent to it, and it no longer counts here. */
@@ -344,9 +338,7 @@ export class ClusterRoom implements Room, ClusterStatus {
     this.#localByKey.delete(client.key);
     this.#waiting.delete(client);
     this.#idle.remove(client.id);
-    const left = (this.#onlinePerIp.get(client.ip) ?? 1) - 1;
-    if (left === 0) this.#onlinePerIp.delete(client.ip);
-    else this.#onlinePerIp.set(client.ip, left);
+    this.#limits.release(client.ip);
   }
 
   // ── requests to Redis, and replies in order ──────────────────────────────────────────────

@@ -19,13 +19,12 @@ import {
   idleTimeout,
   nameTaken,
   noSuchUser,
-  serverFull,
-  tooManyFromAddress,
   type Command,
   type ProtocolError,
   type WhoEntry,
 } from '../protocol/index.ts';
 import { CloseReason } from './close-reason.ts';
+import { ConnectionLimits } from './connection-limits.ts';
 import { IdleTimer } from './idle-timer.ts';
 import type { Logger } from './log.ts';
 import { NOBODY, workerOf, type ClientEvent } from './messages.ts';
@@ -67,8 +66,8 @@ export class ChatRoom implements Room {
   readonly #observer: RoomObserver;
   readonly #presence = new Presence();
   readonly #idle: IdleTimer;
-  /** Clients online per IP address, and each client's address, for --max-per-ip. */
-  readonly #onlinePerIp = new Map<string, number>();
+  /** --max-clients and --max-per-ip, and each client's address to release it by. */
+  readonly #limits: ConnectionLimits;
   readonly #ipOf = new Map<number, string>();
 
   constructor(settings: RoomSettings, delivery: Delivery, log: Logger, observer: RoomObserver = NO_OBSERVER) {
@@ -77,6 +76,7 @@ export class ChatRoom implements Room {
     this.#log = log;
     this.#observer = observer;
     this.#idle = new IdleTimer(settings.idleTimeoutSeconds * 1000);
+    this.#limits = new ConnectionLimits(settings);
   }
 
   get online(): number {
@@ -141,20 +141,13 @@ export class ChatRoom implements Room {
 
   #connect(id: number, addr: string, ip: string, now: number): void {
     // Nobody sees a login for a client that never got in.
-    if (this.#presence.size >= this.#settings.maxClients) {
-      this.#delivery.close(id, encodeError(serverFull(this.#settings.maxClients)), CloseReason.ServerFull);
-      this.#log.warn({ event: 'kick', addr, reason: CloseReason.ServerFull }, 'server full');
-      this.#observer.onKick(CloseReason.ServerFull);
+    const refusal = this.#limits.admit(ip, this.#presence.size);
+    if (refusal !== null) {
+      this.#delivery.close(id, encodeError(refusal.error), refusal.reason);
+      this.#log.warn({ event: 'kick', addr, reason: refusal.reason }, refusal.message);
+      this.#observer.onKick(refusal.reason);
       return;
     }
-    const fromIp = this.#onlinePerIp.get(ip) ?? 0;
-    if (this.#settings.maxPerIp !== 0 && fromIp >= this.#settings.maxPerIp) {
-      this.#delivery.close(id, encodeError(tooManyFromAddress(this.#settings.maxPerIp)), CloseReason.TooManyFromAddress);
-      this.#log.warn({ event: 'kick', addr, reason: CloseReason.TooManyFromAddress }, 'too many connections from one address');
-      this.#observer.onKick(CloseReason.TooManyFromAddress);
-      return;
-    }
-    this.#onlinePerIp.set(ip, fromIp + 1);
     this.#ipOf.set(id, ip);
     const member = this.#presence.add(id, addr);
     this.#idle.touch(id, now);
@@ -222,9 +215,7 @@ export class ChatRoom implements Room {
     const ip = this.#ipOf.get(id);
     if (ip !== undefined) {
       this.#ipOf.delete(id);
-      const left = (this.#onlinePerIp.get(ip) ?? 1) - 1;
-      if (left === 0) this.#onlinePerIp.delete(ip);
-      else this.#onlinePerIp.set(ip, left);
+      this.#limits.release(ip);
     }
     return member;
   }
