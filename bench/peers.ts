@@ -10,11 +10,11 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { runBench, type BenchOptions } from './chat-bench.ts';
+import { runBench } from './chat-bench.ts';
 import { markdownTable, summary, type Cell, type PeerWorkload } from './peers-report.ts';
 import { toJson } from './report.ts';
 import type { ServerKind } from './servers.ts';
-import { PEER_WORKLOADS } from './workloads.ts';
+import { optionsFor, PEER_WORKLOADS } from './workloads.ts';
 
 const SERVERS: readonly ServerKind[] = ['chatd', 'seed', 'nats'];
 
@@ -61,31 +61,6 @@ async function main(): Promise<void> {
   );
   writeFileSync(argv.json, `${JSON.stringify(runs, null, 2)}\n`);
   process.stdout.write(markdownTable(workloads, servers, cells));
-}
-
-function optionsFor(workload: PeerWorkload, kind: ServerKind, workers: number, threads: number, seedBinary: string): BenchOptions {
-  return {
-    host: '127.0.0.1',
-    port: 0,
-    protocol: kind === 'nats' ? 'nats' : 'chatd',
-    spawn: kind,
-    workers,
-    seedBinary,
-    serverPid: null,
-    clients: workload.clients,
-    senders: workload.senders,
-    rate: workload.rate,
-    duration: workload.duration,
-    payload: 64,
-    ramp: workload.ramp,
-    threads,
-    max: workload.max ?? false,
-    ...(workload.stepFactor === undefined ? {} : { stepFactor: workload.stepFactor }),
-    ...(kind === 'seed' && workload.seedMaxSteps !== undefined ? { maxSteps: workload.seedMaxSteps } : {}),
-    p99BoundMs: 100,
-    drainTimeoutMs: 5000,
-    connectTimeoutMs: (workload.connectTimeoutSeconds ?? 60) * 1000,
-  };
 }
 
 main().catch((error: unknown) => {

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runBench, type BenchOptions, type BenchResult } from '../chat-bench.ts';
 import { median } from '../regression.ts';
-import { PEER_WORKLOADS } from '../workloads.ts';
+import { optionsFor, PEER_WORKLOADS } from '../workloads.ts';
 
 
 interface Contender {
@@ -76,26 +76,8 @@ for (const name of values.workload) {
     const order = repeat % 2 === 0 ? contenders : [...contenders].reverse();
     for (const contender of order) {
       const options: BenchOptions = {
-        host: '127.0.0.1',
-        port: 0,
-        protocol: contender.kind === 'nats' ? 'nats' : 'chatd',
-        spawn: contender.kind,
-        workers: contender.workers,
-        seedBinary: '/tmp/seedchat',
+        ...optionsFor(workload, contender.kind, contender.workers, Number(values.threads), '/tmp/seedchat'),
         ...(contender.kind === 'chatd' ? { chatdRoot: contender.root } : {}),
-        serverPid: null,
-        clients: workload.clients,
-        senders: workload.senders,
-        rate: workload.rate,
-        duration: workload.duration,
-        payload: 64,
-        ramp: workload.ramp,
-        threads: Number(values.threads),
-        max: workload.max === true,
-        ...(workload.stepFactor === undefined ? {} : { stepFactor: workload.stepFactor }),
-        p99BoundMs: 100,
-        drainTimeoutMs: 5000,
-        connectTimeoutMs: (workload.connectTimeoutSeconds ?? 60) * 1000,
       };
       const split = contender.env?.indexOf('=') ?? -1;
       const envName = split === -1 ? undefined : contender.env!.slice(0, split);
