@@ -11,7 +11,7 @@ import { availableParallelism } from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { runBench } from './chat-bench.ts';
-import { markdownTable, summary, type Cell, type PeerWorkload } from './peers-report.ts';
+import { markdownTable, summary, type Cell } from './peers-report.ts';
 import { toJson } from './report.ts';
 import type { ServerKind } from './servers.ts';
 import { optionsFor, PEER_WORKLOADS } from './workloads.ts';
