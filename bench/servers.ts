@@ -141,12 +141,7 @@ export async function spawnRedis(): Promise<RunningRedis> {
   if (binary === undefined) throw new Error('redis-server is not installed; install it with: apt-get install -y redis-server');
   const port = await freePort();
   const child = spawn(binary, ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (!(await isListening(port))) {
-    if (child.exitCode !== null) throw new Error(`${binary} exited with code ${child.exitCode}`);
-    if (Date.now() > deadline) throw new Error(`${binary} did not listen on ${port} within ${START_TIMEOUT_MS} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitUntilListening(child, binary, port);
   return {
     url: `redis://${HOST}:${port}`,
     pid: child.pid!,
@@ -169,12 +164,7 @@ async function startPeer(kind: ServerKind, binary: string, args: string[], port:
   child.stderr!.on('data', (chunk: Buffer) => {
     if (stderrHead.length < STDERR_HEAD_CHARS) stderrHead += chunk.toString('utf8', 0, STDERR_HEAD_CHARS);
   });
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (!(await isListening(port))) {
-    if (child.exitCode !== null) throw new Error(`${binary} exited with code ${child.exitCode}`);
-    if (Date.now() > deadline) throw new Error(`${binary} did not listen on ${port} within ${START_TIMEOUT_MS} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitUntilListening(child, binary, port);
   return running(kind, child, port, () => stderrHead.split('\n').filter((line) => line.trim() !== '').slice(0, 2).join(' | '));
 }
 
@@ -211,6 +201,16 @@ async function freePort(): Promise<number> {
   server.close();
   if (address === null || typeof address === 'string') throw new Error('no free port');
   return address.port;
+}
+
+/** Polls until the child listens on `port`; throws if it exits first or takes too long. */
+async function waitUntilListening(child: ChildProcess, binary: string, port: number): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (!(await isListening(port))) {
+    if (child.exitCode !== null) throw new Error(`${binary} exited with code ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error(`${binary} did not listen on ${port} within ${START_TIMEOUT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 function isListening(port: number): Promise<boolean> {
