@@ -72,6 +72,8 @@ export class Connection implements LineHandler {
   #ranges: number[] | null = null;
   /** end() was called: the socket ends once what is queued is written (flush). */
   #isEndRequested = false;
+  /** socket.end() has been called (#endSocket), which must happen once. */
+  #isSocketEnded = false;
   /** Whether the primary has been told this connection is gone. */
   #isReported = false;
 
@@ -227,7 +229,7 @@ export class Connection implements LineHandler {
         this.#socket.write(bytes);
       }
     }
-    if (this.#isEndRequested && !this.#socket.writableEnded) this.#endSocket();
+    if (this.#isEndRequested && !this.#isSocketEnded) this.#endSocket();
   }
 
   /**
@@ -249,7 +251,12 @@ export class Connection implements LineHandler {
     this.#markUrgent();
   }
 
+  /**
+   * Once per connection. Not `socket.writableEnded`: on a socket that has failed (a reset),
+   * `end()` leaves it false, and every later flush would add another timer and 'close' listener.
+   */
   #endSocket(): void {
+    this.#isSocketEnded = true;
     this.#socket.end();
     const timer = setTimeout(() => this.#socket.destroy(), CLOSE_GRACE_MS);
     timer.unref();
