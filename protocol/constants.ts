@@ -1,10 +1,12 @@
 // Byte codes and protocol limits, each with the reason it has the value it has.
 // Pure data: imported by the parser, the encoder, the server and the tests alike.
 
-/** Line feed: the only thing that ends a client line (PROTOCOL.md §2.1). */
+/** Line feed: ends a client line (PROTOCOL.md §2.1). */
 export const LF = 0x0a;
-/** Carriage return: dropped wherever it appears in a client line (§2.1). */
+/** Carriage return: ends a client line too, alone or as CR LF or CR NUL (§2.1, RFC 854). */
 export const CR = 0x0d;
+/** NUL: after a CR, the second half of telnet's line end in character mode (RFC 854). */
+export const NUL = 0x00;
 
 /** Every server line ends in CRLF, so a plain `telnet` shows it on a line of its own. */
 export const SERVER_EOL = '\r\n';

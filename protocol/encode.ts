@@ -17,12 +17,25 @@ export function encodeChat(addr: string, name: string, text: string): string {
   return `[${addr}]${name}:${text}${SERVER_EOL}`;
 }
 
-export const encodeLogin = (addr: string, name: string): string => encodeChat(addr, name, 'login');
-export const encodeGreeting = (addr: string, name: string): string => encodeChat(addr, name, 'I am here');
-export const encodeLogout = (addr: string, name: string): string => encodeChat(addr, name, 'login out');
-export const encodeTimedOut = (addr: string, name: string): string => encodeChat(addr, name, 'time out leave out');
+/**
+ * The seed's event texts (§5.2). They share the TEXT slot of `[ADDR]NAME:TEXT` with chat, so the
+ * parser refuses a chat line that reads as one of them (§3.5): the slot stays the server's.
+ */
+export const EVENT_TEXTS = {
+  login: 'login',
+  greeting: 'I am here',
+  logout: 'login out',
+  timedOut: 'time out leave out',
+} as const;
+/** A rename's event text is this, then the new name. */
+export const RENAMED_PREFIX = 'renamed to ';
+
+export const encodeLogin = (addr: string, name: string): string => encodeChat(addr, name, EVENT_TEXTS.login);
+export const encodeGreeting = (addr: string, name: string): string => encodeChat(addr, name, EVENT_TEXTS.greeting);
+export const encodeLogout = (addr: string, name: string): string => encodeChat(addr, name, EVENT_TEXTS.logout);
+export const encodeTimedOut = (addr: string, name: string): string => encodeChat(addr, name, EVENT_TEXTS.timedOut);
 export const encodeRenamed = (addr: string, oldName: string, newName: string): string =>
-  encodeChat(addr, oldName, `renamed to ${newName}`);
+  encodeChat(addr, oldName, `${RENAMED_PREFIX}${newName}`);
 
 /** `user list:` then `ADDR:NAME` per client, in the order given (§5.3). */
 export function encodeWho(entries: Iterable<WhoEntry>): string {

@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   NAME_TAKEN: 'CHAT_ERR_NAME_TAKEN',
   UNKNOWN_COMMAND: 'CHAT_ERR_UNKNOWN_COMMAND',
   COMMAND_SYNTAX: 'CHAT_ERR_COMMAND_SYNTAX',
+  RESERVED_TEXT: 'CHAT_ERR_RESERVED_TEXT',
   NO_SUCH_USER: 'CHAT_ERR_NO_SUCH_USER',
   RATE_LIMITED: 'CHAT_ERR_RATE_LIMITED',
   CLUSTER_UNAVAILABLE: 'CHAT_ERR_CLUSTER_UNAVAILABLE',
@@ -65,6 +66,12 @@ export const unknownCommand = (command: string): ProtocolError =>
 
 export const commandSyntax = (usage: string): ProtocolError =>
   stays(ERROR_CODES.COMMAND_SYNTAX, `usage: ${usage}`);
+
+export const reservedText = (): ProtocolError =>
+  stays(
+    ERROR_CODES.RESERVED_TEXT,
+    'that line reads like a server event (login, I am here, login out, time out leave out, renamed to …) and was not sent; reword it',
+  );
 
 export const noSuchUser = (name: string): ProtocolError =>
   stays(ERROR_CODES.NO_SUCH_USER, `nobody named ${name} is online; try who`);

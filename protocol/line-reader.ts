@@ -1,13 +1,13 @@
-// Turns the bytes of one TCP connection into lines: strips telnet commands, splits on LF, and
+// Turns the bytes of one TCP connection into lines: strips telnet commands, splits on LF or CR, and
 // enforces the line limit without ever buffering more than it. Runs in the worker that owns the
 // socket; one LineReader per connection, fed every chunk in order (PROTOCOL.md §2).
 
-import { CR, LF, TELNET_DONT, TELNET_IAC, TELNET_SB, TELNET_SE, TELNET_WILL } from './constants.ts';
+import { CR, LF, NUL, TELNET_DONT, TELNET_IAC, TELNET_SB, TELNET_SE, TELNET_WILL } from './constants.ts';
 
 /** What a LineReader reports, in stream order. */
 export interface LineHandler {
   /**
-   * A complete line without its line end (LF, or CR LF), telnet commands removed, every other
+   * A complete line without its line end (LF, CR LF, CR NUL or a lone CR), telnet commands removed, every other
    * byte as sent. The buffer may be a view into the chunk: use it before returning, never keep it.
    */
   onLine(line: Buffer): void;
@@ -33,6 +33,8 @@ export class LineReader {
   #partial: Buffer[] = [];
   #partialBytes = 0;
   #isDiscarding = false;
+  /** The last chunk ended in a CR that ended a line: a LF or NUL that comes next belongs to it. */
+  #isAfterCr = false;
 
   constructor(maxLineBytes: number, handler: LineHandler) {
     this.#maxLineBytes = maxLineBytes;
@@ -56,11 +58,28 @@ export class LineReader {
 
   #splitLines(data: Buffer): void {
     let start = 0;
+    if (this.#isAfterCr && data.length > 0) {
+      // The CR that ended the last chunk's line may have its LF or NUL here: one line end, not two.
+      this.#isAfterCr = false;
+      if (data[0] === LF || data[0] === NUL) start = 1;
+    }
+    let cr = data.indexOf(CR, start);
     for (;;) {
       const lf = data.indexOf(LF, start);
+      if (cr !== -1 && (lf === -1 || cr < lf - 1)) {
+        // §2.1: a CR that is not part of CR LF ends the line too. Telnet in character mode sends
+        // CR NUL for Enter (RFC 854), and a CR that ends a read may be all of a line end.
+        this.#endLine(data, start, cr);
+        start = cr + 1;
+        if (start === data.length) this.#isAfterCr = true;
+        else if (data[start] === NUL) start++;
+        cr = data.indexOf(CR, start);
+        continue;
+      }
       if (lf === -1) break;
       this.#endLine(data, start, lf);
       start = lf + 1;
+      if (cr !== -1 && cr < start) cr = data.indexOf(CR, start);
     }
     if (start < data.length) this.#keepPartial(data, start);
   }

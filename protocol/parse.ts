@@ -2,7 +2,8 @@
 // holds no control characters. Runs in the worker that owns the socket.
 
 import type { Command } from './commands.ts';
-import { commandSyntax, renameSyntax, unknownCommand } from './errors.ts';
+import { EVENT_TEXTS, RENAMED_PREFIX } from './encode.ts';
+import { commandSyntax, renameSyntax, reservedText, unknownCommand } from './errors.ts';
 import { checkName } from './names.ts';
 
 const EMPTY: Command = { type: 'empty' };
@@ -15,19 +16,45 @@ export function parseLine(line: string): Command {
   // §3.1: a line of nothing but white space is not broadcast; it still counts as activity.
   if (line.trim().length === 0) return EMPTY;
   const first = line.charCodeAt(0);
-  // fast path: a chat line starts with neither '/', 'w' nor 'r'.
-  if (first === 0x2f /* / */) return parseSlash(line);
-  // §3.2, §3.3: the seed's two commands match exactly, as the seed matched them.
-  if (line === 'who') return WHO;
-  if (line === 'rename') return { type: 'invalid', error: renameSyntax() };
-  if (line.startsWith('rename|')) return rename(line.slice('rename|'.length));
-  return { type: 'text', text: line };
+  // fast path: a chat line starts with neither '/', 'w', 'W', 'r' nor 'R'.
+  if (first === 0x2f /* / */) return parseSlash(line.trimEnd());
+  if (first === 0x77 || first === 0x57 || first === 0x72 || first === 0x52) {
+    // §3.2, §3.3: the seed's two commands, forgiving case and trailing white space (#10 §7).
+    const command = line.trimEnd();
+    const lower = command.toLowerCase();
+    if (lower === 'who') return WHO;
+    if (lower === 'rename') return { type: 'invalid', error: renameSyntax() };
+    if (lower.startsWith('rename|')) return rename(command.slice('rename|'.length));
+  }
+  return chat(line);
 }
+
+/**
+ * §3.5: chat text, unless it reads as one of the seed's event texts. Those share the TEXT slot of
+ * `[ADDR]NAME:TEXT`, so `login out` from mallory would look, byte for byte, like her leaving
+ * while she goes on reading (#10 §2). Compared as a person would read it: invisible characters
+ * dropped and runs of white space seen as one space.
+ */
+function chat(text: string): Command {
+  const seen = looksLike(text);
+  if (EVENT_LOOKS.has(seen) || seen === RENAMED_LOOKS || seen.startsWith(RENAMED_PREFIX)) return { type: 'invalid', error: reservedText() };
+  return { type: 'text', text };
+}
+
+const INVISIBLE = /\p{Default_Ignorable_Code_Point}/gu;
+const WHITE_SPACE = /\s+/gu;
+
+function looksLike(text: string): string {
+  return text.replace(INVISIBLE, '').replace(WHITE_SPACE, ' ').trim();
+}
+
+const EVENT_LOOKS: ReadonlySet<string> = new Set(Object.values(EVENT_TEXTS));
+const RENAMED_LOOKS = RENAMED_PREFIX.trimEnd();
 
 function parseSlash(line: string): Command {
   // §3.4: a doubled slash escapes a line that should start with one.
-  if (line.charCodeAt(1) === 0x2f) return { type: 'text', text: line.slice(1) };
-  const space = line.indexOf(' ');
+  if (line.charCodeAt(1) === 0x2f) return chat(line.slice(1));
+  const space = line.search(WHITE_SPACE_CHAR);
   const word = space === -1 ? line.slice(1) : line.slice(1, space);
   const rest = space === -1 ? '' : line.slice(space + 1).trim();
   switch (word.toLowerCase()) {
@@ -36,7 +63,7 @@ function parseSlash(line: string): Command {
     case 'rename':
       return rest === '' ? { type: 'invalid', error: commandSyntax('/rename NEW') } : rename(rest);
     case 'msg': {
-      const gap = rest.indexOf(' ');
+      const gap = rest.search(WHITE_SPACE_CHAR);
       const to = gap === -1 ? '' : rest.slice(0, gap);
       const text = gap === -1 ? '' : rest.slice(gap + 1).trim();
       if (to === '' || text === '') return { type: 'invalid', error: commandSyntax('/msg NAME TEXT') };
@@ -50,6 +77,8 @@ function parseSlash(line: string): Command {
       return { type: 'invalid', error: unknownCommand(word) };
   }
 }
+
+const WHITE_SPACE_CHAR = /\s/u;
 
 function rename(raw: string): Command {
   const checked = checkName(raw);

@@ -32,8 +32,17 @@ describe('LineReader', () => {
     expectAllSplits(bytes('hello\nwho\r\n\n\r\n'), ['hello', 'who', '', '']);
   });
 
-  it('leaves a CR that is not right before the LF for the sanitizer', () => {
-    expectAllSplits(bytes('a\rb\r\r\n'), ['a\rb\r']);
+  it('ends a line at a CR that is not part of CR LF, so a bare CR cannot rewrite a screen line', () => {
+    expectAllSplits(bytes('a\rb\r\r\n'), ['a', 'b', '']);
+  });
+
+  it('ends a line at CR NUL, telnet\'s Enter in character mode (RFC 854), and swallows the NUL', () => {
+    expectAllSplits(bytes('hi\r\0there\r\0'), ['hi', 'there']);
+  });
+
+  it('ends a line at a CR that ends a read, and takes a LF that starts the next read as part of it', () => {
+    expect(read([bytes('hi\r')])).toEqual(['hi']);
+    expect(read([bytes('hi\r'), bytes('\nho\r'), bytes('\0')])).toEqual(['hi', 'ho']);
   });
 
   it('holds an unfinished line until its LF arrives', () => {
