@@ -109,6 +109,8 @@ function parseArguments(argv: string[]): ServerConfig {
       describe: 'a JSON file of settings named as the flags, e.g. {"port": 8000}; CHATD_* variables override it, flags override both',
     })
     .strict()
+    // Every value reaches buildConfig as typed: yargs would turn `--port 0x4650` into 18000 (#10 §6).
+    .parserConfiguration({ 'parse-numbers': false })
     .version(packageVersion())
     .help()
     .alias('h', 'help')

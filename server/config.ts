@@ -217,9 +217,12 @@ function checkRedisUrl(value: unknown): string | null {
   return url.toString();
 }
 
+/** A number as a person writes one in decimal: `0x4650`, `1e3` or `0b1` are refused, not converted. */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
+
 function checkNumber(option: NumberRange, value: unknown): number {
   if (Array.isArray(value)) throw new ConfigError(`--${option.flag} was given ${value.length} times; give it once`);
-  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  const number = typeof value === 'string' ? (DECIMAL.test(value.trim()) ? Number(value) : Number.NaN) : value;
   const kind = option.isInteger ? 'a whole number' : 'a number';
   if (typeof number !== 'number' || !Number.isFinite(number) || (option.isInteger && !Number.isInteger(number)) || number < option.min || number > option.max) {
     throw new ConfigError(`--${option.flag} must be ${kind} from ${option.min} to ${option.max}; got ${String(value)}`);
@@ -291,10 +294,28 @@ function readConfigFile(path: string, readFile: (path: string) => string): Recor
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new ConfigError(`--config ${path} must hold one JSON object, such as {"port": 8000}`);
   }
-  for (const key of Object.keys(parsed)) {
+  for (const [key, value] of Object.entries(parsed)) {
     if (!CONFIG_KEYS.includes(key)) throw new ConfigError(`--config ${path}: unknown key "${key}"; known keys: ${CONFIG_KEYS.join(', ')}`);
+    // #10 §6: null used to mean "the default", and an array read as a flag given several times.
+    if (value === null) throw new ConfigError(`--config ${path}: "${key}" is null; give it a value, or leave the key out for the default`);
+    if (typeof value === 'object') {
+      throw new ConfigError(`--config ${path}: "${key}" must be one value, such as ${JSON.stringify(exampleValue(key))}; got ${JSON.stringify(value)}`);
+    }
   }
   return parsed as Record<string, unknown>;
+}
+
+const STRING_EXAMPLES: Readonly<Record<string, string>> = {
+  host: DEFAULT_HOST,
+  'log-level': DEFAULT_LOG_LEVEL,
+  redis: 'redis://127.0.0.1:6379',
+  'admin-token-file': '/etc/chatd/admin-token',
+};
+
+function exampleValue(key: string): string | number {
+  const option = [...NUMBER_OPTIONS, ...OPTIONAL_NUMBER_OPTIONS].find((candidate) => candidate.flag === key);
+  if (option === undefined) return STRING_EXAMPLES[key] ?? 'text';
+  return 'default' in option ? option.default : option.min;
 }
 
 /** The environment variable that may hold the admin token itself (never a flag: see readAdminToken). */

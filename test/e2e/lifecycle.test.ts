@@ -83,6 +83,7 @@ describe('chatd command line', () => {
   it.concurrent.for([
     [['--port', '70000'], '--port'],
     [['--port', 'eighty'], '--port'],
+    [['--port', '0x4650'], '--port must be a whole number from 0 to 65535; got 0x4650'],
     [['--workers', '0'], '--workers'],
     [['--idle-timeout', '-1'], '--idle-timeout'],
     [['--max-line', '1.5'], '--max-line'],

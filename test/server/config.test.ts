@@ -38,6 +38,9 @@ describe('buildConfig', () => {
     [{ workers: '0' }, '--workers must be a whole number from 1 to 256; got 0'],
     [{ 'idle-timeout': '1.5' }, '--idle-timeout must be a whole number from 1 to 86400; got 1.5'],
     [{ 'max-line': '' }, '--max-line must be a whole number from 16 to 1048576; got '],
+    [{ port: '0x4650' }, '--port must be a whole number from 0 to 65535; got 0x4650'],
+    [{ port: '1e3' }, '--port must be a whole number from 0 to 65535; got 1e3'],
+    [{ 'rate-limit': ' ' }, '--rate-limit must be a number from 0 to 1000000; got  '],
     [{ 'log-level': 'loud' }, '--log-level must be one of fatal, error, warn, info, debug, silent; got loud'],
     [{ host: ' ' }, '--host must be an address or a host name, such as 127.0.0.1 or ::; got  '],
     [{ 'http-port': '65536' }, '--http-port must be a whole number from 0 to 65535; got 65536'],
@@ -57,6 +60,9 @@ describe('resolveConfig', () => {
     '/etc/chatd.json': '{"port": 9000, "idle-timeout": 30, "max-per-ip": 4}',
     '/etc/bad.json': '{"port": 9000, "idle_timeout": 30}',
     '/etc/broken.json': '{"port": ',
+    '/etc/null.json': '{"port": null}',
+    '/etc/array.json': '{"port": [18013]}',
+    '/etc/object.json': '{"host": {"ip": "::"}}',
     '/etc/admin.json': '{"http-port": 9100, "admin-token-file": "/etc/chatd.token"}',
   };
   const readFile = (path: string): string => {
@@ -77,6 +83,9 @@ describe('resolveConfig', () => {
   it.each([
     [{ config: '/etc/bad.json' }, {}, '--config /etc/bad.json: unknown key "idle_timeout"; known keys: host, port, workers, idle-timeout, max-line, max-clients, max-pending, rate-limit, rate-burst, max-per-ip, http-port, admin-token-file, redis, log-level'],
     [{ config: '/etc/broken.json' }, {}, '--config /etc/broken.json is not valid JSON'],
+    [{ config: '/etc/null.json' }, {}, '--config /etc/null.json: "port" is null; give it a value, or leave the key out for the default'],
+    [{ config: '/etc/array.json' }, {}, '--config /etc/array.json: "port" must be one value, such as 8000; got [18013]'],
+    [{ config: '/etc/object.json' }, {}, '--config /etc/object.json: "host" must be one value, such as "127.0.0.1"; got {"ip":"::"}'],
     [{ config: '/etc/none.json' }, {}, "cannot read --config /etc/none.json: ENOENT: no such file or directory, open '/etc/none.json'"],
     [{}, { CHATD_PROT: '1' }, 'unknown environment variable CHATD_PROT'],
     [{}, { CHATD_RATE_LIMIT: 'fast' }, 'CHATD_RATE_LIMIT must be a number from 0 to 1000000; got fast'],
