@@ -5,7 +5,8 @@
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { createServer } from 'node:net';
+import { connect as connectTcp, createServer } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -247,6 +248,20 @@ describe('chatd --http-port with an admin token file', () => {
     }
     await expectQuietUntilMarker(alice, [alice]);
   });
+
+  it('answers 408 to a client that stops halfway through its headers, within about 5 s', async () => {
+    const socket = connectTcp(await httpPortOf(server()), '127.0.0.1');
+    await once(socket, 'connect');
+    const started = performance.now();
+    socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    await once(socket, 'close');
+    const seconds = (performance.now() - started) / 1000;
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(seconds).toBeGreaterThan(4.5);
+    expect(seconds).toBeLessThan(7);
+  }, 15_000);
 
   it('answers an unknown path with 404 and a wrong method with 405 and Allow', async () => {
     const port = await httpPortOf(server());
