@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   // Only now: `listening` is the readiness signal, and a SIGTERM sent on seeing it must find the
   // handlers above in place, not the default action that kills without telling the clients.
   log.info(
-    { event: 'listening', host: server.host, port: server.port, workers: config.workers },
+    { event: 'listening', host: server.host, port: server.port, workers: config.workers, pid: process.pid },
     `chatd listening on ${server.host}:${server.port} with ${config.workers} worker threads`,
   );
 }

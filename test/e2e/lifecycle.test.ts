@@ -1,6 +1,10 @@
 // chatd as a process: the shutdown on SIGTERM, a port already taken, bad flags, --help, and a
 // client that half-closes its side.
 
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it, type ExpectStatic } from 'vitest';
 import { connectAs, disconnectAll, lineFrom } from '../helpers/chat-client.ts';
 import { runChatdToExit, startChatd, stopAllChatd } from '../helpers/start-server.ts';
@@ -76,6 +80,48 @@ describe('chatd process', () => {
     await alice.send('still serving');
     await alice.expectLine(lineFrom(alice, 'still serving'));
   });
+});
+
+describe('npm start', () => {
+  const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+  /** Whether a process of ours is still there (signal 0 only asks). */
+  const isRunning = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  // #10 §6: npm ran `sh -c "node cli/chatd.ts"`, passed the signal to the shell only, and left chatd running.
+  it.concurrent.for(['SIGTERM', 'SIGINT'] as const)('stops chatd when the npm process it started gets %s', async (signal, { expect }) => {
+    const { NODE_OPTIONS: _omitted, ...env } = process.env;
+    const npm = spawn('npm', ['start', '--silent', '--', '--port', '0', '--workers', '1'], { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = once(npm, 'exit');
+    let chatdPid: number | undefined;
+    try {
+      for await (const line of createInterface({ input: npm.stderr! })) {
+        const record = JSON.parse(line) as { event?: string; pid?: number };
+        if (record.event === 'listening') {
+          chatdPid = record.pid;
+          break;
+        }
+      }
+      expect(chatdPid).toBeTypeOf('number');
+      expect(chatdPid).not.toBe(npm.pid);
+      npm.kill(signal);
+      // Bounded: the old npm start waited for a chatd that never got the signal.
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      const deadline = performance.now() + 5000;
+      while (isRunning(chatdPid!) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(isRunning(chatdPid!), 'chatd still runs after npm was stopped').toBe(false);
+    } finally {
+      if (chatdPid !== undefined && isRunning(chatdPid)) process.kill(chatdPid, 'SIGKILL');
+      npm.kill('SIGKILL');
+    }
+  }, 20_000);
 });
 
 describe('chatd command line', () => {
