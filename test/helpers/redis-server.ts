@@ -1,6 +1,7 @@
 // A real redis-server of the test's own, on a free loopback port, in a fresh directory: the
 // cluster tests never share a Redis, never touch one on 6379, and can stop and restart theirs.
-// Without Debian's redis-server the tests skip with a message that says what to install; under
+// It can also hang (SIGSTOP, then SIGCONT): the socket stays open and nothing answers, as with a
+// stalled VM or a partition without RST. Without Debian's redis-server the tests skip with a message that says what to install; under
 // CI=true they fail instead, so a CI machine that lacks it cannot pass by skipping.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -28,6 +29,10 @@ export interface TestRedis {
   stop(): Promise<void>;
   /** Starts it again on the same port and directory: what it saved is back. */
   restart(): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open, the kernel still accepts new ones, nothing answers. */
+  pause(): void;
+  /** Lets a frozen Redis run on (SIGCONT): it answers everything it was sent meanwhile. */
+  resume(): void;
 }
 
 /** Starts redis-server with an append-only file, as a cluster's Redis should run (CLUSTER.md §8). */
@@ -35,12 +40,17 @@ export async function startRedis(extraArgs: readonly string[] = []): Promise<Tes
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'chatd-redis-'));
   let child: ChildProcess | null = await launch(port, dir, extraArgs);
+  const signal = (name: NodeJS.Signals): void => {
+    if (child === null) throw new Error('redis-server is not running');
+    child.kill(name);
+  };
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
     async stop() {
       if (child === null) return;
       const exited = new Promise((resolve) => child!.once('exit', resolve));
+      child.kill('SIGCONT'); // a frozen Redis would never act on the SIGTERM
       child.kill('SIGTERM');
       await exited;
       child = null;
@@ -49,6 +59,8 @@ export async function startRedis(extraArgs: readonly string[] = []): Promise<Tes
       if (child !== null) throw new Error('redis-server is still running; stop it first');
       child = await launch(port, dir, extraArgs);
     },
+    pause: () => signal('SIGSTOP'),
+    resume: () => signal('SIGCONT'),
   };
 }
 
@@ -62,6 +74,7 @@ export async function stopAllRedis(): Promise<void> {
     all.map(async ({ child, dir }) => {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGCONT'); // a test that failed while its Redis was frozen
         child.kill('SIGKILL');
         await exited;
       }
