@@ -84,8 +84,8 @@ export const clusterUnavailable = (): ProtocolError =>
 
 // Errors that are the last line before the server closes the connection (§6.2).
 
-export const flooding = (linesPerSecond: number, seconds: number): ProtocolError =>
-  closes(ERROR_CODES.FLOODING, `flooding: over ${linesPerSecond} lines a second for ${seconds} s; disconnected`);
+export const flooding = (linesPerSecond: number, backlogLines: number): ProtocolError =>
+  closes(ERROR_CODES.FLOODING, `flooding: you kept sending faster than ${linesPerSecond} lines a second until ${backlogLines} lines waited; disconnected`);
 
 export const tooManyFromAddress = (maxPerIp: number): ProtocolError =>
   closes(ERROR_CODES.TOO_MANY_FROM_ADDRESS, `too many connections from your address (${maxPerIp}); close one and try again`);

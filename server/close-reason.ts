@@ -11,7 +11,7 @@ export const CloseReason = {
   SlowConsumer: 'SlowConsumer',
   /** --max-clients were already online. */
   ServerFull: 'ServerFull',
-  /** Over --rate-limit for as long as FLOOD_LINES take at that rate. */
+  /** Kept sending faster than --rate-limit until MAX_BACKLOG_LINES lines waited (server/flood-control.ts). */
   Flooding: 'Flooding',
   /** --max-per-ip clients from its IP address were already online. */
   TooManyFromAddress: 'TooManyFromAddress',

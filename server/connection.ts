@@ -5,14 +5,14 @@ import type { Socket } from 'node:net';
 import { decodeLine, encodeError, flooding, lineTooLong, LineReader, rateLimited, type LineHandler } from '../protocol/index.ts';
 import { encodeText } from './bytes.ts';
 import { CloseReason } from './close-reason.ts';
-import { FLOOD_LINES, FloodControl } from './flood-control.ts';
+import { FloodControl, floodLimits, MAX_BACKLOG_LINES } from './flood-control.ts';
 import type { ClientEvent } from './messages.ts';
 import type { TrafficCounters } from './metrics.ts';
 import type { OutputTurn } from './output-turn.ts';
 
 export interface ConnectionLimits {
   readonly maxLineBytes: number;
-  /** Lines per second (0: no flood control) and the burst allowed before the rate applies. */
+  /** Lines per second (0: no flood control, of lines or bytes) and the burst allowed before the rate applies. */
   readonly rateLimit: number;
   readonly rateBurst: number;
 }
@@ -94,23 +94,24 @@ export class Connection implements LineHandler {
     this.#limits = limits;
     this.#counters = counters;
     this.#reader = new LineReader(limits.maxLineBytes, this);
-    this.#flood = limits.rateLimit === 0 ? null : new FloodControl<LineEvent>(limits.rateLimit, limits.rateBurst, {
+    const flood = floodLimits(limits.rateLimit, limits.rateBurst, limits.maxLineBytes);
+    this.#flood = limits.rateLimit === 0 ? null : new FloodControl<LineEvent>(flood, {
       pass: (event) => hooks.onEvent(event),
       pause: () => socket.pause(),
       resume: () => {
-        if (this.#isEndingAfterFlood) this.#report(CloseReason.ClientClosed);
-        else if (!this.isClosing) socket.resume();
+        if (!this.isClosing) socket.resume();
       },
       warn: () => this.queue(encodeText(encodeError(rateLimited(limits.rateLimit, limits.rateBurst)))),
-      kick: () => {
-        const seconds = Math.round(FLOOD_LINES / limits.rateLimit);
-        this.kick(CloseReason.Flooding, encodeText(encodeError(flooding(limits.rateLimit, seconds))));
+      drained: () => {
+        if (this.#isEndingAfterFlood) this.#report(CloseReason.ClientClosed);
       },
+      kick: () => this.kick(CloseReason.Flooding, encodeText(encodeError(flooding(limits.rateLimit, MAX_BACKLOG_LINES)))),
     });
     socket.setNoDelay(true); // we coalesce ourselves, once per turn; Nagle would only add delay
     socket.on('data', (chunk: Buffer) => {
       this.#counters.bytesIn += chunk.length;
       if (this.isClosing) return;
+      this.#flood?.bytes(chunk.length);
       try {
         this.#reader.push(chunk);
       } catch (error) {

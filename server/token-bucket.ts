@@ -1,5 +1,6 @@
-// Flood control for one client: a token bucket holding up to `burst` lines, refilled at `rate`
-// lines per second. Pure; the clock is passed in, so the tests need no timers.
+// A token bucket holding up to `burst` tokens, refilled at `rate` tokens a second. Flood control
+// meters a client's lines with one and its bytes with another (issues #4, #10). Pure; the clock
+// is passed in, so the tests need no timers.
 
 export class TokenBucket {
   readonly #ratePerMs: number;
@@ -22,10 +23,21 @@ export class TokenBucket {
     return true;
   }
 
-  /** Milliseconds until the next token, 0 if there is one now. */
-  waitMs(now: number): number {
+  /**
+   * Takes `amount` tokens even if fewer are left, and returns whether the bucket is now in debt.
+   * For bytes: a chunk already read cannot be refused, only paid for by not reading until the
+   * debt is refilled.
+   */
+  spend(amount: number, now: number): boolean {
     this.#refill(now);
-    return this.#tokens >= 1 ? 0 : Math.ceil((1 - this.#tokens) / this.#ratePerMs);
+    this.#tokens -= amount;
+    return this.#tokens < 0;
+  }
+
+  /** Milliseconds until the bucket holds `tokens` (1: the next line; 0: out of debt), 0 if it does now. */
+  waitMs(now: number, tokens = 1): number {
+    this.#refill(now);
+    return this.#tokens >= tokens ? 0 : Math.ceil((tokens - this.#tokens) / this.#ratePerMs);
   }
 
   /** Whether the bucket is back to its burst: the client has been quiet long enough. */

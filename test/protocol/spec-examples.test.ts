@@ -157,7 +157,7 @@ describe('PROTOCOL.md §6 error tables', () => {
     [ERROR_CODES.NO_SUCH_USER]: [{ NAME: 'carol' }, errors.noSuchUser('carol')],
     [ERROR_CODES.RATE_LIMITED]: [{ RATE: '2', BURST: '5' }, errors.rateLimited(2, 5)],
     [ERROR_CODES.CLUSTER_UNAVAILABLE]: [{}, errors.clusterUnavailable()],
-    [ERROR_CODES.FLOODING]: [{ RATE: '2', SECONDS: '30' }, errors.flooding(2, 30)],
+    [ERROR_CODES.FLOODING]: [{ RATE: '2', LINES: '256' }, errors.flooding(2, 256)],
     [ERROR_CODES.TOO_MANY_FROM_ADDRESS]: [{ N: '16' }, errors.tooManyFromAddress(16)],
     [ERROR_CODES.SERVER_FULL]: [{ N: '10000' }, errors.serverFull(10000)],
     [ERROR_CODES.IDLE_TIMEOUT]: [{ N: '60' }, errors.idleTimeout(60)],
