@@ -38,7 +38,7 @@ import type { ClusterStatus } from '../server/metrics.ts';
 import { NOBODY, workerOf, type ClientEvent } from '../server/messages.ts';
 import type { Room } from '../server/room.ts';
 import { nodeOfClient, parseEntry, type Entry, type LeaveWhy } from './entries.ts';
-import { ClusterError, RedisLink, type RawEntry } from './redis-link.ts';
+import { ClusterError, RedisLink, RedisStallError, type RawEntry } from './redis-link.ts';
 import { ReplyQueue, type PendingStep } from './reply-queue.ts';
 import { Roster } from './roster.ts';
 import type { ScriptName } from './scripts.ts';
@@ -134,6 +134,8 @@ export class ClusterRoom implements Room, ClusterStatus {
   #heartbeat: NodeJS.Timeout | undefined;
   #isStopped = false;
   #linkLosses = 0;
+  /** Resyncs sent so far: a heartbeat sent before the latest one may say `lost` and is old news. */
+  #resyncs = 0;
   #readLoop: Promise<void> = Promise.resolve();
 
   constructor(settings: ClusterSettings, delivery: Delivery, log: Logger, observer: RoomObserver) {
@@ -172,6 +174,9 @@ export class ClusterRoom implements Room, ClusterStatus {
       snapshot = (await this.#link.run('snapshot', [])) as string[];
     } catch (error) {
       await this.#link.close();
+      if (error instanceof RedisStallError) {
+        throw new ClusterError(`Redis at ${this.#link.displayUrl} stopped answering while chatd joined the cluster (${error.message}); is it overloaded?`);
+      }
       // A Redis that takes connections but not scripts: read-only replica, ACLs, a proxy…
       throw new ClusterError(`Redis at ${this.#link.displayUrl} refused chatd's scripts (${(error as Error).message})`);
     }
@@ -512,12 +517,15 @@ export class ClusterRoom implements Room, ClusterStatus {
 
   #beat(): void {
     if (!this.#link.isUp) return;
+    const resyncsBefore = this.#resyncs;
     this.#link.run('heartbeat', [this.#node, NODE_TTL_MS, this.#position, RETENTION_MS]).then(
       (reply) => {
-        if ((reply as string[])[0] === 'lost') {
-          this.#log.warn({ event: 'cluster-rejoin' }, 'this node was given up for dead; registering its clients again');
-          this.#resync();
-        }
+        if ((reply as string[])[0] !== 'lost') return;
+        // #10: Redis answers one connection in order, so every heartbeat sent before a resync
+        // answers before it, each `lost`; the first one's resync registers the node for all.
+        if (this.#resyncs !== resyncsBefore) return;
+        this.#log.warn({ event: 'cluster-rejoin' }, 'this node was given up for dead; registering its clients again');
+        this.#resync();
       },
       // A heartbeat lost with the link is expected; one that Redis refuses is a problem to see.
       (error: unknown) => this.#link.isUp && this.#log.error({ err: error }, 'cluster heartbeat failed'),
@@ -526,6 +534,7 @@ export class ClusterRoom implements Room, ClusterStatus {
 
   /** Tells Redis again which clients this node has, under the names this node knows them by. */
   #resync(): void {
+    this.#resyncs++;
     const args: (string | number)[] = [this.#node, NODE_TTL_MS, this.#position, ++this.#seq];
     for (const client of this.#local.values()) {
       // Also those whose join is still on its way: Redis may have run it already (then this skips
