@@ -56,7 +56,10 @@ export const nameTooLong = (): ProtocolError =>
   stays(ERROR_CODES.NAME_TOO_LONG, `a name has at most ${MAX_NAME_CHARS} characters`);
 
 export const nameInvalid = (): ProtocolError =>
-  stays(ERROR_CODES.NAME_INVALID, 'a name may not contain white space, control characters, [ ] : or |');
+  stays(
+    ERROR_CODES.NAME_INVALID,
+    'a name may not contain white space, invisible, control or unassigned characters, [ ] : | or a look-alike of them, nor start with a combining mark',
+  );
 
 export const nameTaken = (name: string): ProtocolError =>
   stays(ERROR_CODES.NAME_TAKEN, `the name ${name} is taken; pick another`);
