@@ -15,6 +15,11 @@ export interface ConnectionLimits {
   /** Lines per second (0: no flood control, of lines or bytes) and the burst allowed before the rate applies. */
   readonly rateLimit: number;
   readonly rateBurst: number;
+  /**
+   * Bytes queued and not yet taken by the kernel past which the client is cut as a slow consumer
+   * (--max-pending). Absent: no cap, as for a Connection made outside a worker.
+   */
+  readonly maxPendingBytes?: number;
 }
 
 /** An event from one complete line (or a framing error): what flood control meters. */
@@ -39,6 +44,8 @@ export interface ConnectionHooks {
   onClosed(connection: Connection): void;
   /** Called when handling this connection's input threw: a bug, logged, and the client cut. */
   onFailure(connection: Connection, error: unknown): void;
+  /** Called once, just before the connection is cut for holding more than maxPendingBytes unsent. */
+  onSlowConsumer?(connection: Connection, unsentBytes: number): void;
 }
 
 export class Connection implements LineHandler {
@@ -70,6 +77,15 @@ export class Connection implements LineHandler {
   #start = 0;
   #end = 0;
   #ranges: number[] | null = null;
+  /**
+   * Bytes in those ranges, counted as they are queued (nats-server `queueOutbound`), so bytes
+   * that wait for a paced or storm-deferred flush count too. #10: checked only after the write,
+   * a client was cut with four times --max-pending unsent.
+   */
+  #queuedBytes = 0;
+  /** socket.writableLength after the last write: since then the kernel has only taken bytes. */
+  #unsentAtWrite = 0;
+  readonly #maxPendingBytes: number;
   /** end() was called: the socket ends once what is queued is written (flush). */
   #isEndRequested = false;
   /** socket.end() has been called (#endSocket), which must happen once. */
@@ -93,6 +109,7 @@ export class Connection implements LineHandler {
     this.#hooks = hooks;
     this.#limits = limits;
     this.#counters = counters;
+    this.#maxPendingBytes = limits.maxPendingBytes ?? Infinity;
     this.#reader = new LineReader(limits.maxLineBytes, this);
     const flood = floodLimits(limits.rateLimit, limits.rateBurst, limits.maxLineBytes);
     this.#flood = limits.rateLimit === 0 ? null : new FloodControl<LineEvent>(flood, {
@@ -156,17 +173,18 @@ export class Connection implements LineHandler {
     else this.#flood.line(event);
   }
 
-  /** Bytes written but not yet taken by the kernel. */
+  /** Bytes queued for this client and not yet taken by the kernel: what --max-pending caps. */
   get unsentBytes(): number {
-    return this.#socket.writableLength;
+    return this.#queuedBytes + this.#socket.writableLength;
   }
 
   /** Queues a line for this client alone (copied into the turn's one-client stream at flush). */
   queue(bytes: Uint8Array): void {
-    if (!this.#canQueue()) return;
+    if (!this.#canQueue() || !this.#admit(bytes.byteLength)) return;
     const start = this.#turn.privateEnd;
     this.#turn.appendPrivate(bytes);
     this.#queueRange(start, this.#turn.privateEnd);
+    this.#queuedBytes += bytes.byteLength;
     this.#markUrgent();
   }
 
@@ -178,7 +196,32 @@ export class Connection implements LineHandler {
 
   /** Queues the broadcast at [start, end) of the turn's shared stream (OutputTurn appendShared). */
   queueShared(start: number, end: number): void {
-    if (this.#canQueue()) this.#queueRange(start, end);
+    if (!this.#canQueue() || !this.#admit(end - start)) return;
+    this.#queueRange(start, end);
+    this.#queuedBytes += end - start;
+  }
+
+  /**
+   * The slow-consumer rule (PROTOCOL.md §6.2), checked before `bytes` more are queued. Returns
+   * whether they may be; if not, the client has been cut.
+   * 1. Within maxPendingBytes, counting what is queued and what the socket held at the last
+   *    write, they may: one addition and one compare per delivery.
+   * 2. Past it, what is queued is written now, ahead of the paced or storm-deferred flush (as
+   *    nats-server flushes at a size threshold), so that only what the kernel refuses counts: a
+   *    client that reads is never cut by a flush that carries much.
+   * 3. If the kernel then refuses bytes and these would take what the socket holds past the cap,
+   *    the client is cut without them, so it never holds more than maxPendingBytes.
+   * A connection the server is closing is exempt: the close grace bounds it.
+   */
+  #admit(bytes: number): boolean {
+    // fast path: within the cap even if the kernel has taken nothing since the last write.
+    if (this.#queuedBytes + this.#unsentAtWrite + bytes <= this.#maxPendingBytes || this.isClosing) return true;
+    if (this.#queuedBytes > 0) this.flush();
+    else this.#unsentAtWrite = this.#socket.writableLength;
+    if (this.#unsentAtWrite === 0 || this.#unsentAtWrite + bytes <= this.#maxPendingBytes) return true;
+    this.#hooks.onSlowConsumer?.(this, this.#unsentAtWrite);
+    this.destroy(CloseReason.SlowConsumer);
+    return false;
   }
 
   #canQueue(): boolean {
@@ -213,6 +256,7 @@ export class Connection implements LineHandler {
     this.#isUrgent = false;
     if (this.hasOutput) {
       this.hasOutput = false;
+      this.#queuedBytes = 0;
       const ranges = this.#ranges;
       this.#ranges = null;
       if (!this.#socket.destroyed && (ranges !== null || this.#end > this.#start)) {
@@ -228,6 +272,7 @@ export class Connection implements LineHandler {
         }
         this.#counters.bytesOut += bytes.length;
         this.#socket.write(bytes);
+        this.#unsentAtWrite = this.#socket.writableLength;
       }
     }
     if (this.#isEndRequested && !this.#isSocketEnded) this.#endSocket();

@@ -76,6 +76,11 @@ const hooks = {
     log.error({ event: 'kick', addr: connection.addr, reason: CloseReason.InternalError, err: error }, 'handling a client failed');
     connection.destroy(CloseReason.InternalError);
   },
+  onSlowConsumer(connection: Connection, unsentBytes: number): void {
+    // Its last line would wait behind a megabyte it is not reading: it is cut without one (PROTOCOL.md §6.2).
+    log.warn({ event: 'kick', addr: connection.addr, unsent: unsentBytes }, 'slow consumer');
+    counters.slowConsumers++;
+  },
 };
 
 function flushEvents(): void {
@@ -198,20 +203,13 @@ function flushUrgent(): void {
   isUrgentFlushScheduled = false;
   const batch = urgent;
   urgent = [];
-  for (const connection of batch) writeOut(connection);
+  for (const connection of batch) connection.flush();
 }
 
-function writeOut(connection: Connection): void {
-  connection.flush();
-  if (connection.unsentBytes > settings.maxPendingBytes && !connection.isClosing) {
-    // Its last line would wait behind a megabyte it is not reading: cut it (PROTOCOL.md §6.2).
-    log.warn({ event: 'kick', addr: connection.addr, unsent: connection.unsentBytes }, 'slow consumer');
-    counters.slowConsumers++;
-    connection.destroy(CloseReason.SlowConsumer);
-  }
-}
-
-/** One write per socket per turn, then the slow-consumer rule on what is left unsent. */
+/**
+ * One write per socket per turn. The slow-consumer rule is not checked here: a connection counts
+ * its bytes as they are queued and is cut then (Connection `#admit`, onSlowConsumer).
+ */
 function flushOutput(): void {
   isOutputFlushScheduled = false;
   const started = performance.now();
@@ -220,8 +218,8 @@ function flushOutput(): void {
   turn.seal();
   const urgentBatch = urgent;
   urgent = [];
-  for (const connection of urgentBatch) writeOut(connection);
-  for (const connection of batch) writeOut(connection);
+  for (const connection of urgentBatch) connection.flush();
+  for (const connection of batch) connection.flush();
   turn.release();
   lastFlushEnd = performance.now();
   lastFlushCost = lastFlushEnd - started;
