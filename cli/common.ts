@@ -1,6 +1,6 @@
 // What the command-line entry points share: the Node version check, one-line failures, the version.
 
-import { readFileSync } from 'node:fs';
+export { packageVersion } from '../server/version.ts';
 
 /** reusePort on server.listen arrived in Node 22.12; type stripping needs 22.18 or 23.6+. */
 const MINIMUM_NODE = [22, 18] as const;
@@ -23,7 +23,3 @@ export function fail(command: string, message: string, exitCode: number): never 
   process.exit(exitCode);
 }
 
-export function packageVersion(): string {
-  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return manifest.version;
-}

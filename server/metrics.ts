@@ -5,8 +5,9 @@
 // workers). docs/OPERATIONS.md §8 lists every metric; a name changed here is changed there.
 
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { KICK_REASONS, type CloseReason } from './close-reason.ts';
+import { packageVersion } from './version.ts';
 
 /** One registry's metrics as prom-client's getMetricsAsJSON gives them: plain data, safe to post. */
 export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
@@ -212,6 +213,16 @@ export class PrimaryMetrics {
     });
     this.#monitor = registerEventLoopLag(this.#registry, 'primary');
     if (cluster !== null) registerClusterMetrics(registers, cluster);
+    // prom-client's process and Node figures (#10 §7), under their usual names so that stock
+    // dashboards read them: RSS, CPU and open descriptors are the whole process, every worker
+    // included; heap, GC and event-loop figures are the primary thread's own.
+    collectDefaultMetrics({ register: this.#registry });
+    new Gauge({
+      name: 'chatd_build_info',
+      help: 'Always 1; the labels say which chatd and which Node this is.',
+      labelNames: ['version', 'node'],
+      registers,
+    }).set({ version: packageVersion(), node: process.version }, 1);
   }
 
   countKick(reason: CloseReason): void {

@@ -3,7 +3,7 @@
 // admin token, the size limit, 404/405, shutdown, and an --http-port already taken.
 
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect as connectTcp, createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -116,6 +116,11 @@ describe('chatd --http-port with an admin token file', () => {
       ['chatd_fanout_batch_seconds', 'histogram'],
       ['chatd_event_loop_lag_seconds', 'gauge'],
       ['chatd_scrape_workers_missing', 'gauge'],
+      ['chatd_build_info', 'gauge'],
+      ['process_resident_memory_bytes', 'gauge'],
+      ['process_cpu_user_seconds_total', 'counter'],
+      ['process_open_fds', 'gauge'],
+      ['nodejs_eventloop_lag_p99_seconds', 'gauge'],
     ]) {
       expect(answer.body, name).toContain(`\n# TYPE ${name} ${type}\n`);
     }
@@ -125,6 +130,10 @@ describe('chatd --http-port with an admin token file', () => {
     }
     expect(samples.get('chatd_kicks_total{reason="SlowConsumer"}')).toBe(0);
     expect(samples.get('chatd_scrape_workers_missing')).toBe(0);
+    expect(samples.get('process_resident_memory_bytes')).toBeGreaterThan(10_000_000);
+    expect(samples.get('process_open_fds')).toBeGreaterThan(2);
+    const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    expect(samples.get(`chatd_build_info{version="${version}",node="${process.version}"}`)).toBe(1);
   });
 
   it('moves the figures as clients connect and talk: clients per worker, lines, deliveries, bytes, fan-out batches', async () => {
