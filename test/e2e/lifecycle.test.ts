@@ -96,7 +96,7 @@ describe('npm start', () => {
   };
 
   // #10 §6: npm ran `sh -c "node cli/chatd.ts"`, passed the signal to the shell only, and left chatd running.
-  it.concurrent.for(['SIGTERM', 'SIGINT'] as const)('stops chatd when the npm process it started gets %s', async (signal, { expect }) => {
+  it.concurrent.for(['SIGTERM', 'SIGINT'] as const)('stops chatd when the npm process it started gets %s', { timeout: 20_000 }, async (signal, { expect }) => {
     const { NODE_OPTIONS: _omitted, ...env } = process.env;
     const npm = spawn('npm', ['start', '--silent', '--', '--port', '0', '--workers', '1'], { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'pipe'] });
     const exited = once(npm, 'exit');
@@ -121,7 +121,7 @@ describe('npm start', () => {
       if (chatdPid !== undefined && isRunning(chatdPid)) process.kill(chatdPid, 'SIGKILL');
       npm.kill('SIGKILL');
     }
-  }, 20_000);
+  });
 });
 
 describe('chatd command line', () => {
