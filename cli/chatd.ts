@@ -14,12 +14,13 @@ import {
   NUMBER_OPTIONS,
   OPTIONAL_NUMBER_OPTIONS,
   readAdminToken,
+  readMotd,
   resolveConfig,
   type ServerConfig,
 } from '../server/config.ts';
 import { formatAddress } from '../protocol/index.ts';
 import { createLogger } from '../server/log.ts';
-import { ClusterError, ListenError, startServer } from '../server/primary.ts';
+import { ClusterError, ListenError, startServer, type ServerInputs } from '../server/primary.ts';
 import { checkNodeVersion, fail, packageVersion } from './common.ts';
 
 const EXIT_USAGE = 2;
@@ -28,11 +29,11 @@ const EXIT_FAILURE = 1;
 async function main(): Promise<void> {
   checkNodeVersion('chatd');
   const config = parseArguments(hideBin(process.argv));
-  const adminToken = readSecrets(config);
+  const inputs = readInputsOrExit(config);
   const log = createLogger(config.logLevel, { thread: 'primary' });
   let server;
   try {
-    server = await startServer(config, log, { adminToken });
+    server = await startServer(config, log, inputs);
   } catch (error) {
     if (error instanceof ListenError) fail('chatd', describeListenError(error, config), EXIT_FAILURE);
     if (error instanceof ClusterError) fail('chatd', error.message, EXIT_FAILURE);
@@ -52,6 +53,22 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // SIGHUP reads the files again and puts them in force; nobody is dropped (OPERATIONS.md §4).
+  process.on('SIGHUP', () => {
+    let next: ServerInputs;
+    try {
+      next = readInputs(config);
+    } catch (error) {
+      const reason = error instanceof ConfigError ? error.message : String(error);
+      log.error({ event: 'reload-failed', err: reason }, `SIGHUP: ${reason}; everything stays as it was`);
+      return;
+    }
+    server.reload(next);
+    log.info(
+      { event: 'reload', motdLines: next.motd.length, announce: next.adminToken === null ? 'off' : 'on' },
+      `SIGHUP: reloaded the message of the day (${next.motd.length} lines) and the admin token (/announce ${next.adminToken === null ? 'off' : 'on'})`,
+    );
+  });
   if (process.env['CHATD_TEST_HOOKS'] === '1') {
     // Test-only, and never reachable from the wire: SIGUSR2 makes worker 0 crash (issue #4).
     process.on('SIGUSR2', () => server.crashWorker(0));
@@ -67,7 +84,7 @@ async function main(): Promise<void> {
   // handlers above in place, not the default action that kills without telling the clients.
   log.info(
     { event: 'listening', host: server.host, port: server.port, workers: config.workers, pid: process.pid },
-    `chatd listening on ${server.host}:${server.port} with ${config.workers} worker threads`,
+    `chatd listening on ${formatAddress(server.host, server.port)} with ${config.workers} worker thread${config.workers === 1 ? '' : 's'}`,
   );
 }
 
@@ -96,6 +113,12 @@ function parseArguments(argv: string[]): ServerConfig {
       type: 'string',
       requiresArg: true,
       describe: 'share one chat with every chatd started with the same Redis, e.g. redis://127.0.0.1:6379 (docs/CLUSTER.md); default: this node alone',
+    })
+    .option('motd', {
+      type: 'string',
+      requiresArg: true,
+      defaultDescription: 'one line about /help',
+      describe: "a text file whose lines every newcomer gets after the greeting, each as *** LINE ('': none); SIGHUP reads it again",
     })
     .option('log-level', {
       type: 'string',
@@ -127,10 +150,16 @@ function parseArguments(argv: string[]): ServerConfig {
   }
 }
 
-/** The admin token, from the file or the variable; a problem with it is a usage error like any bad setting. */
-function readSecrets(config: ServerConfig): string | null {
+/** What the server reads from files and the environment: the admin token and the message of the day. */
+function readInputs(config: ServerConfig): ServerInputs {
+  const readFile = (path: string): string => readFileSync(path, 'utf8');
+  return { adminToken: readAdminToken(config, process.env, readFile), motd: readMotd(config, readFile) };
+}
+
+/** At start, a problem with either is a usage error like any bad setting. */
+function readInputsOrExit(config: ServerConfig): ServerInputs {
   try {
-    return readAdminToken(config, process.env, (path) => readFileSync(path, 'utf8'));
+    return readInputs(config);
   } catch (error) {
     if (error instanceof ConfigError) fail('chatd', error.message, EXIT_USAGE);
     throw error;

@@ -13,6 +13,8 @@ import {
   encodeError,
   encodeGreeting,
   encodeHelp,
+  encodeIdleWarning,
+  encodeMotd,
   encodeLogin,
   encodeLogout,
   encodeMsgOk,
@@ -29,10 +31,11 @@ import {
   type ProtocolError,
   type WhoEntry,
 } from '../protocol/index.ts';
-import { logLeave, type Delivery, type RoomObserver, type RoomSettings } from '../server/chat-room.ts';
+import { helpLimits, idleTimerFor, logLeave, type Delivery, type RoomObserver, type RoomSettings } from '../server/chat-room.ts';
 import { CloseReason } from '../server/close-reason.ts';
 import { ConnectionLimits, type Refusal } from '../server/connection-limits.ts';
-import { IdleTimer } from '../server/idle-timer.ts';
+import { idleWarningLeadSeconds, type IdleTimer } from '../server/idle-timer.ts';
+import { RefusalLog } from '../server/refusal-log.ts';
 import type { Logger } from '../server/log.ts';
 import type { ClusterStatus } from '../server/metrics.ts';
 import { NOBODY, workerOf, type ClientEvent } from '../server/messages.ts';
@@ -115,6 +118,10 @@ export class ClusterRoom implements Room, ClusterStatus {
   readonly #local = new Map<number, LocalClient>();
   readonly #localByKey = new Map<string, LocalClient>();
   readonly #limits: ConnectionLimits;
+  readonly #refusals: RefusalLog;
+  /** Encoded once: the same text follows every greeting and answers every /help. */
+  #motd: string;
+  readonly #help: string;
   /** Clients whose replies wait for the stream. */
   readonly #waiting = new Set<LocalClient>();
   /**
@@ -143,13 +150,21 @@ export class ClusterRoom implements Room, ClusterStatus {
     this.#delivery = delivery;
     this.#log = log.child({ node: this.#node });
     this.#observer = observer;
-    this.#idle = new IdleTimer(settings.idleTimeoutSeconds * 1000);
+    this.#idle = idleTimerFor(settings);
     this.#limits = new ConnectionLimits(settings);
+    this.#refusals = new RefusalLog(this.#log);
+    this.#motd = encodeMotd(settings.motd ?? []);
+    this.#help = encodeHelp(helpLimits(settings));
     this.#link = new RedisLink(settings.redisUrl, this.#log);
   }
 
   get node(): string {
     return this.#node;
+  }
+
+  /** A new message of the day for those who connect from now on (SIGHUP). */
+  setMotd(lines: readonly string[]): void {
+    this.#motd = encodeMotd(lines);
   }
 
   get isLinkUp(): boolean {
@@ -230,6 +245,12 @@ export class ClusterRoom implements Room, ClusterStatus {
       this.#logLeave(client, CloseReason.IdleTimeout);
       this.#request(client, 'leave', [client.key, 'timeout'], { local: () => this.#timeOutLocally(client) });
     }
+    // The warning is this node's own notice to its client: it needs nobody else's order.
+    const warning = encodeIdleWarning(idleWarningLeadSeconds(this.#settings.idleTimeoutSeconds));
+    for (const id of this.#idle.takeWarnings(now)) {
+      const client = this.#local.get(id);
+      if (client !== undefined && client.isAdmitted && !client.isLeaving) this.#delivery.send(id, warning);
+    }
     return this.#idle.nextDeadline();
   }
 
@@ -301,7 +322,7 @@ export class ClusterRoom implements Room, ClusterStatus {
         this.#logLeave(client, CloseReason.Quit);
         return this.#request(client, 'leave', [client.key, 'quit'], { local: () => this.#leaveLocally(client, CloseReason.Quit) });
       case 'help':
-        return this.#replyLater(client, () => this.#delivery.send(client.id, encodeHelp()));
+        return this.#replyLater(client, () => this.#delivery.send(client.id, this.#help));
       case 'invalid':
         return this.#replyLocally(client, command.error);
     }
@@ -332,7 +353,7 @@ export class ClusterRoom implements Room, ClusterStatus {
 
   #refuse(id: number, addr: string, refusal: Refusal): void {
     this.#delivery.close(id, encodeError(refusal.error), refusal.reason);
-    this.#log.warn({ event: 'kick', addr, reason: refusal.reason }, refusal.message);
+    this.#refusals.refused(addr, refusal.reason, refusal.message);
     this.#observer.onKick(refusal.reason);
   }
 
@@ -493,7 +514,10 @@ export class ClusterRoom implements Room, ClusterStatus {
     }
     // A login this node has already shown (a resync after a blip) is not news.
     if (known === undefined || known.name !== name) this.#delivery.broadcast(encodeLogin(addr, name), NOBODY);
-    if (isNew) this.#delivery.send(owner.id, encodeGreeting(addr, name));
+    if (isNew) {
+      this.#delivery.send(owner.id, encodeGreeting(addr, name));
+      if (this.#motd !== '') this.#delivery.send(owner.id, this.#motd);
+    }
   }
 
   #applyLogout(key: string, addr: string, name: string, why: LeaveWhy): void {

@@ -68,8 +68,21 @@ export function encodeError(error: ProtocolError): string {
   return `error: ${error.message}${SERVER_EOL}`;
 }
 
-/** The /help reply: `commands:` then one indented line per command (§5.6). */
-export function encodeHelp(): string {
+/** The limits a client meets, as /help states them. */
+export interface HelpLimits {
+  readonly idleTimeoutSeconds: number;
+  /** Seconds before the timeout that a quiet client is warned; 0: never. */
+  readonly idleWarningSeconds: number;
+  /** Lines a second; 0: no limit. */
+  readonly rateLimit: number;
+  readonly rateBurst: number;
+}
+
+/**
+ * The /help reply (§5.6): `commands:` then one indented line per command, then `limits:` and
+ * the idle timeout and rate limit that would otherwise surprise a newcomer (#10 §7).
+ */
+export function encodeHelp(limits: HelpLimits): string {
   const rows: ReadonlyArray<readonly [string, string]> = [
     ...SLASH_COMMANDS.map((command) => [command.usage, command.description] as const),
     ['//TEXT', 'send a line that starts with a slash'],
@@ -77,5 +90,26 @@ export function encodeHelp(): string {
   const width = Math.max(...rows.map(([usage]) => usage.length));
   let out = `commands:${SERVER_EOL}`;
   for (const [usage, description] of rows) out += `  ${usage.padEnd(width)}  ${description}${SERVER_EOL}`;
+  out += `limits:${SERVER_EOL}`;
+  const warning = limits.idleWarningSeconds > 0 ? ` (you are warned ${limits.idleWarningSeconds} s before)` : '';
+  out += `  send a line at least every ${limits.idleTimeoutSeconds} s or you are timed out${warning}${SERVER_EOL}`;
+  out +=
+    limits.rateLimit === 0
+      ? `  no limit on lines a second${SERVER_EOL}`
+      : `  at most ${limits.rateLimit} lines a second (${limits.rateBurst} at once); faster lines are delayed, not lost${SERVER_EOL}`;
   return out;
 }
+
+/** The warning a quiet client gets before its idle timeout (§5.9). */
+export const encodeIdleWarning = (seconds: number): string =>
+  encodeAnnouncement(`you will be timed out in ${seconds} s; send any line to stay`);
+
+/** The message of the day (§5.9): one `*** ` line per line of text, sent after the greeting. */
+export function encodeMotd(lines: readonly string[]): string {
+  let out = '';
+  for (const line of lines) out += encodeAnnouncement(line);
+  return out;
+}
+
+/** What a newcomer is told when the operator did not write a message of the day (--motd). */
+export const DEFAULT_MOTD: readonly string[] = ['welcome to chatd: every line you send goes to everyone online; /help lists the commands'];

@@ -37,6 +37,8 @@ export interface AdminHttpOptions {
 
 export interface AdminHttp {
   readonly port: number;
+  /** Replaces the token POST /announce requires (SIGHUP); null turns /announce off. */
+  setAdminToken(token: string | null): void;
   /** Stops listening and ends every connection, idle or not. */
   close(): Promise<void>;
 }
@@ -115,6 +117,7 @@ export async function startAdminHttp(options: AdminHttpOptions): Promise<AdminHt
   if (address === null || typeof address === 'string') throw new ListenError('EINVAL', 'not a TCP address', '--http-port');
   return {
     port: address.port,
+    setAdminToken: (token) => handler.setAdminToken(token),
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive connections would hold close() open until they time out.
@@ -136,12 +139,16 @@ export const ANNOUNCE_BURST = 20;
 
 class AdminHandler {
   readonly #options: AdminHttpOptions;
-  readonly #tokenDigest: Buffer | null;
+  #tokenDigest: Buffer | null;
   readonly #announcements = new TokenBucket(ANNOUNCE_RATE_PER_SECOND, ANNOUNCE_BURST, performance.now());
 
   constructor(options: AdminHttpOptions) {
     this.#options = options;
     this.#tokenDigest = options.adminToken === null ? null : digest(options.adminToken);
+  }
+
+  setAdminToken(token: string | null): void {
+    this.#tokenDigest = token === null ? null : digest(token);
   }
 
   handle(request: IncomingMessage, response: ServerResponse): void {

@@ -8,8 +8,10 @@ import {
   encodeError,
   encodeGreeting,
   encodeHelp,
+  encodeIdleWarning,
   encodeLogin,
   encodeLogout,
+  encodeMotd,
   encodeMsgOk,
   encodePrivate,
   encodeRenamed,
@@ -20,15 +22,17 @@ import {
   nameTaken,
   noSuchUser,
   type Command,
+  type HelpLimits,
   type ProtocolError,
   type WhoEntry,
 } from '../protocol/index.ts';
 import { CloseReason } from './close-reason.ts';
 import { ConnectionLimits } from './connection-limits.ts';
-import { IdleTimer } from './idle-timer.ts';
+import { IdleTimer, idleWarningLeadSeconds } from './idle-timer.ts';
 import type { Logger } from './log.ts';
 import { NOBODY, workerOf, type ClientEvent } from './messages.ts';
 import { Presence, type Member } from './presence.ts';
+import { RefusalLog } from './refusal-log.ts';
 import type { Room } from './room.ts';
 
 /**
@@ -57,6 +61,26 @@ export interface RoomSettings {
   /** Clients online from one IP address; 0: no limit. */
   readonly maxPerIp: number;
   readonly idleTimeoutSeconds: number;
+  /** Lines a second a client may send (0: no limit) and its burst: /help states them. */
+  readonly rateLimit: number;
+  readonly rateBurst: number;
+  /** The message of the day, sent after the greeting (--motd); none when absent. */
+  readonly motd?: readonly string[];
+}
+
+/** What /help says of a room's limits. */
+export function helpLimits(settings: RoomSettings): HelpLimits {
+  return {
+    idleTimeoutSeconds: settings.idleTimeoutSeconds,
+    idleWarningSeconds: idleWarningLeadSeconds(settings.idleTimeoutSeconds),
+    rateLimit: settings.rateLimit,
+    rateBurst: settings.rateBurst,
+  };
+}
+
+/** The timer of a room's idle timeouts, with the warning before each (#10 §7). */
+export function idleTimerFor(settings: RoomSettings): IdleTimer {
+  return new IdleTimer(settings.idleTimeoutSeconds * 1000, idleWarningLeadSeconds(settings.idleTimeoutSeconds) * 1000);
 }
 
 export class ChatRoom implements Room {
@@ -69,14 +93,26 @@ export class ChatRoom implements Room {
   /** --max-clients and --max-per-ip, and each client's address to release it by. */
   readonly #limits: ConnectionLimits;
   readonly #ipOf = new Map<number, string>();
+  readonly #refusals: RefusalLog;
+  /** Encoded once: the same text follows every greeting. */
+  #motd: string;
+  readonly #help: string;
 
   constructor(settings: RoomSettings, delivery: Delivery, log: Logger, observer: RoomObserver = NO_OBSERVER) {
     this.#settings = settings;
     this.#delivery = delivery;
     this.#log = log;
     this.#observer = observer;
-    this.#idle = new IdleTimer(settings.idleTimeoutSeconds * 1000);
+    this.#idle = idleTimerFor(settings);
     this.#limits = new ConnectionLimits(settings);
+    this.#refusals = new RefusalLog(log);
+    this.#motd = encodeMotd(settings.motd ?? []);
+    this.#help = encodeHelp(helpLimits(settings));
+  }
+
+  /** A new message of the day for those who connect from now on (SIGHUP). */
+  setMotd(lines: readonly string[]): void {
+    this.#motd = encodeMotd(lines);
   }
 
   get online(): number {
@@ -108,6 +144,8 @@ export class ChatRoom implements Room {
       this.#delivery.close(id, encodeError(idleTimeout(this.#settings.idleTimeoutSeconds)), CloseReason.IdleTimeout);
       this.#logLeave(member, CloseReason.IdleTimeout);
     }
+    const warning = encodeIdleWarning(idleWarningLeadSeconds(this.#settings.idleTimeoutSeconds));
+    for (const id of this.#idle.takeWarnings(now)) this.#delivery.send(id, warning);
     return this.#idle.nextDeadline();
   }
 
@@ -144,7 +182,7 @@ export class ChatRoom implements Room {
     const refusal = this.#limits.admit(ip, this.#presence.size);
     if (refusal !== null) {
       this.#delivery.close(id, encodeError(refusal.error), refusal.reason);
-      this.#log.warn({ event: 'kick', addr, reason: refusal.reason }, refusal.message);
+      this.#refusals.refused(addr, refusal.reason, refusal.message);
       this.#observer.onKick(refusal.reason);
       return;
     }
@@ -154,6 +192,7 @@ export class ChatRoom implements Room {
     this.#delivery.admit(id);
     this.#delivery.broadcast(encodeLogin(addr, member.name), NOBODY);
     this.#delivery.send(id, encodeGreeting(addr, member.name));
+    if (this.#motd !== '') this.#delivery.send(id, this.#motd);
     this.#log.info({ event: 'connect', addr, worker: workerOf(id), online: this.#presence.size }, 'client connected');
   }
 
@@ -176,7 +215,7 @@ export class ChatRoom implements Room {
       case 'quit':
         return this.#leave(id, CloseReason.Quit);
       case 'help':
-        return this.#delivery.send(id, encodeHelp());
+        return this.#delivery.send(id, this.#help);
       case 'invalid':
         return this.#replyError(id, command.error);
     }

@@ -2,7 +2,7 @@
 // with their reasons, and the checks that turn a bad value into a message saying what to change.
 
 import { availableParallelism } from 'node:os';
-import { DEFAULT_MAX_LINE_BYTES } from '../protocol/index.ts';
+import { DEFAULT_MAX_LINE_BYTES, DEFAULT_MOTD, sanitizeText } from '../protocol/index.ts';
 import { MAX_WORKERS } from './messages.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const;
@@ -29,11 +29,13 @@ export interface ServerConfig {
   readonly adminTokenFile: string | null;
   /** redis:// or rediss:// URL of the Redis that nodes share the chat through; null: one node alone. */
   readonly redisUrl: string | null;
+  /** --motd: a file whose lines greet every newcomer; null: chatd's own line; '': none. */
+  readonly motdFile: string | null;
   readonly logLevel: LogLevel;
 }
 
 type OptionalNumberKey = 'httpPort';
-type NumberKey = Exclude<keyof ServerConfig, 'host' | 'logLevel' | 'adminTokenFile' | 'redisUrl' | OptionalNumberKey>;
+type NumberKey = Exclude<keyof ServerConfig, 'host' | 'logLevel' | 'adminTokenFile' | 'redisUrl' | 'motdFile' | OptionalNumberKey>;
 
 /** What every numeric option has: its flag, its help text and the values it accepts. */
 interface NumberRange {
@@ -159,6 +161,7 @@ export const CONFIG_KEYS: readonly string[] = [
   ...OPTIONAL_NUMBER_OPTIONS.map((option) => option.flag),
   'admin-token-file',
   'redis',
+  'motd',
   'log-level',
 ];
 
@@ -191,7 +194,16 @@ export function buildConfig(raw: Readonly<Record<string, unknown>>): ServerConfi
     throw new ConfigError(`--admin-token-file must be the path of a file that holds the token; got ${String(adminTokenFile)}`);
   }
   const redisUrl = checkRedisUrl(raw['redis'] ?? null);
-  const config: ServerConfig = { ...values, ...optional, host, adminTokenFile, redisUrl, logLevel: logLevel as LogLevel };
+  const motdFile = raw['motd'] ?? null;
+  if (Array.isArray(motdFile)) throw new ConfigError(`--motd was given ${motdFile.length} times; give it once`);
+  if (motdFile !== null && typeof motdFile !== 'string') {
+    throw new ConfigError(`--motd must be the path of a text file, or '' for no message; got ${String(motdFile)}`);
+  }
+  const config: ServerConfig = { ...values, ...optional, host, adminTokenFile, redisUrl, motdFile, logLevel: logLevel as LogLevel };
+  // Both on one port would fail as "already in use (another chatd?)", which misleads (#10 §7).
+  if (config.httpPort !== null && config.httpPort !== 0 && config.httpPort === config.port) {
+    throw new ConfigError(`--http-port must differ from --port (both are ${config.port}); choose another port for the HTTP endpoints`);
+  }
   // One broadcast of the longest line must fit, or a client that reads would be cut as slow.
   if (config.maxPendingBytes < 4 * config.maxLineBytes) {
     throw new ConfigError(
@@ -316,6 +328,33 @@ function exampleValue(key: string): string | number {
   const option = [...NUMBER_OPTIONS, ...OPTIONAL_NUMBER_OPTIONS].find((candidate) => candidate.flag === key);
   if (option === undefined) return STRING_EXAMPLES[key] ?? 'text';
   return 'default' in option ? option.default : option.min;
+}
+
+/** A message of the day longer than this is a mistake (a log file named by accident), not a welcome. */
+export const MAX_MOTD_LINES = 50;
+
+/**
+ * The message of the day (--motd): the file's lines, sanitized as a client line is (PROTOCOL.md
+ * §2.3), blank lines at either end dropped; chatd's own line without --motd, none for `--motd ''`.
+ * Read at start and again on SIGHUP.
+ */
+export function readMotd(config: Pick<ServerConfig, 'motdFile' | 'maxLineBytes'>, readFile: (path: string) => string): readonly string[] {
+  const path = config.motdFile;
+  if (path === null) return DEFAULT_MOTD;
+  if (path === '') return [];
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (error) {
+    throw new ConfigError(`cannot read --motd ${path}: ${(error as Error).message}`);
+  }
+  const lines = text.split(/\r?\n/).map((line) => sanitizeText(line).trimEnd());
+  while (lines.length > 0 && lines[0] === '') lines.shift();
+  while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  if (lines.length > MAX_MOTD_LINES) throw new ConfigError(`--motd ${path} has ${lines.length} lines; keep it to ${MAX_MOTD_LINES} at most`);
+  const long = lines.findIndex((line) => Buffer.byteLength(line) > config.maxLineBytes);
+  if (long !== -1) throw new ConfigError(`--motd ${path}: line ${long + 1} is over --max-line (${config.maxLineBytes} bytes); shorten it`);
+  return lines;
 }
 
 /** The environment variable that may hold the admin token itself (never a flag: see readAdminToken). */

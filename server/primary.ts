@@ -30,10 +30,15 @@ const SHUTDOWN_DRAIN_MS = 4000;
  */
 export const METRICS_DEADLINE_MS = 200;
 
-/** What the CLI reads where it is used and never puts in the config (it would end up in a log). */
-export interface ServerSecrets {
+/**
+ * What the CLI reads from files and the environment, not from the config: a secret that would
+ * end up in a log, and text. Read at start, and again on SIGHUP (RunningServer.reload).
+ */
+export interface ServerInputs {
   /** The bearer token for POST /announce; null: /announce is off. */
   readonly adminToken: string | null;
+  /** The message of the day, one line each, sent after every greeting; none when empty. */
+  readonly motd: readonly string[];
 }
 
 export { ListenError } from './listen-error.ts';
@@ -46,13 +51,15 @@ export interface RunningServer {
   readonly httpPort: number | null;
   /** Tells every client, flushes, closes every socket and stops the workers. */
   stop(): Promise<void>;
+  /** Puts new inputs in force without dropping anyone (SIGHUP): the admin token, the message of the day. */
+  reload(inputs: ServerInputs): void;
   /** Test hook: makes worker `index` throw an uncaught error, as a bug would. */
   crashWorker(index: number): void;
 }
 
-export async function startServer(config: ServerConfig, log: Logger, secrets: ServerSecrets = { adminToken: null }): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, log: Logger, inputs: ServerInputs = { adminToken: null, motd: [] }): Promise<RunningServer> {
   const port = await reservePort(config.host, config.port);
-  const primary = new Primary(config, port, log);
+  const primary = new Primary(config, inputs.motd, port, log);
   // The cluster first: a Redis that cannot be reached stops the start before any client gets in.
   await primary.joinCluster();
   try {
@@ -67,7 +74,7 @@ export async function startServer(config: ServerConfig, log: Logger, secrets: Se
       http = await startAdminHttp({
         host: config.host,
         port: config.httpPort,
-        adminToken: secrets.adminToken,
+        adminToken: inputs.adminToken,
         // An announcement is one line: the same limit as a client's.
         maxBodyBytes: config.maxLineBytes,
         backend: primary.adminBackend,
@@ -86,6 +93,10 @@ export async function startServer(config: ServerConfig, log: Logger, secrets: Se
       // /healthz answers 503 while the clients are told goodbye; then the HTTP side closes too.
       await primary.stop();
       await http?.close();
+    },
+    reload(next) {
+      primary.setMotd(next.motd);
+      http?.setAdminToken(next.adminToken);
     },
     crashWorker: (index) => primary.post(index, { type: 'test-crash' }),
   };
@@ -132,7 +143,7 @@ class Primary {
   /** The round trip in flight, which a scrape that arrives meanwhile shares. */
   #scrapeInFlight: Promise<WorkerAnswers> | null = null;
 
-  constructor(config: ServerConfig, port: number, log: Logger) {
+  constructor(config: ServerConfig, motd: readonly string[], port: number, log: Logger) {
     this.#config = config;
     this.#port = port;
     this.#log = log;
@@ -141,8 +152,9 @@ class Primary {
       workerIndexes: () => this.#workers.keys(),
     });
     const observer = { onKick: (reason: CloseReason) => this.#metrics.countKick(reason) };
-    this.#cluster = config.redisUrl === null ? null : new ClusterRoom({ ...config, redisUrl: config.redisUrl }, this.#dispatcher, log, observer);
-    this.#room = this.#cluster ?? new ChatRoom(config, this.#dispatcher, log, observer);
+    const settings = { ...config, motd };
+    this.#cluster = config.redisUrl === null ? null : new ClusterRoom({ ...settings, redisUrl: config.redisUrl }, this.#dispatcher, log, observer);
+    this.#room = this.#cluster ?? new ChatRoom(settings, this.#dispatcher, log, observer);
     this.#metrics = new PrimaryMetrics(() => this.#room.online, this.#cluster);
   }
 
@@ -153,6 +165,10 @@ class Primary {
 
   async leaveCluster(): Promise<void> {
     await this.#cluster?.stop();
+  }
+
+  setMotd(lines: readonly string[]): void {
+    this.#room.setMotd(lines);
   }
 
   /** What the HTTP admin endpoints read and do: all of it in this thread, in the global order. */

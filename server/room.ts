@@ -18,6 +18,8 @@ export interface Room {
   dropWorker(isOnWorker: (id: number) => boolean): void;
   /** Everyone online in order of arrival, as `who` lists them. */
   who(): WhoEntry[];
+  /** A new message of the day for those who connect from now on (SIGHUP). */
+  setMotd(lines: readonly string[]): void;
   /** Sends everyone online one system line; returns how many clients were online to receive it. */
   announce(text: string): number;
   /** Lets go of what the room holds outside this process (the cluster's entries for this node). */

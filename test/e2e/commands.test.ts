@@ -92,9 +92,38 @@ describe('chatd slash commands', () => {
       '  /quit           leave the chat',
       '  /help           show this list',
       '  //TEXT          send a line that starts with a slash',
+      'limits:',
+      '  send a line at least every 60 s or you are timed out (you are warned 10 s before)',
+      '  at most 2 lines a second (5 at once); faster lines are delayed, not lost',
     );
     await expectQuietUntilMarker(alice, [alice, bob]);
   });
+
+  it('takes WHO, Who and who with white space after it as who (#10 §7)', async () => {
+    const alice = await connectAs(server().port, 'alice');
+    for (const line of ['Who', 'who ', '/WHO ']) {
+      await alice.send(line);
+      await alice.expectLines('user list:', `${alice.addr}:alice`);
+    }
+    await expectQuietUntilMarker(alice, [alice]);
+  });
+
+  // #10 §2: the seed's events share the TEXT slot of [ADDR]NAME:TEXT with chat.
+  it.each(['login', 'I am here', 'login out', 'time out leave out', 'renamed to alice', 'login\u200b out '])(
+    'refuses the chat line %j, which would read as an event, and broadcasts nothing',
+    async (text) => {
+      const alice = await connectAs(server().port, 'alice');
+      const mallory = await connectAs(server().port, 'mallory', [alice]);
+      await mallory.send(text);
+      await mallory.expectLine(
+        'error: that line reads like a server event (login, I am here, login out, time out leave out, renamed to …) and was not sent; reword it',
+      );
+      await expectQuietUntilMarker(mallory, [alice, mallory]);
+      // mallory is still online, and her next line is chat as ever.
+      await mallory.send('login out now');
+      await alice.expectLine(lineFrom(mallory, 'login out now'));
+    },
+  );
 
   it('answers an unknown command with how to send a line that starts with a slash', async () => {
     const alice = await connectAs(server().port, 'alice');

@@ -39,9 +39,17 @@ describe('chatd under a connection storm (default --max-per-ip 16)', () => {
         (record) => record['event'] === 'kick' && record['reason'] === 'TooManyFromAddress',
         5000,
       );
-      const refused = () => server().logs.filter((record) => record['reason'] === 'TooManyFromAddress').length;
+      // #10 §7: one line for the first refusal, then one summary a second, not a line each.
+      const refusalLines = () =>
+        server().logs.filter((record) => record['reason'] === 'TooManyFromAddress' || record['event'] === 'kicks-summary');
+      const refused = () =>
+        refusalLines().reduce((sum, record) => {
+          const byReason = record['byReason'] as Record<string, number> | undefined;
+          return sum + (byReason === undefined ? 1 : (byReason['TooManyFromAddress'] ?? 0));
+        }, 0);
       for (let i = 0; i < 100 && refused() < 300 - 14; i++) await new Promise((resolve) => setTimeout(resolve, 50));
       expect(refused()).toBe(300 - 14);
+      expect(refusalLines().length).toBeLessThanOrEqual(10);
     } finally {
       for (const socket of storm) socket.destroy();
       await Promise.all(closed);

@@ -169,11 +169,18 @@ function spawnChatd(args: readonly string[], extraEnv: Readonly<Record<string, s
 }
 
 /**
- * Starts `chatd --port 0 ...args` and resolves once it logs `listening`, with the port it got.
+ * Starts `chatd --port 0 --motd '' ...args` and resolves once it logs `listening`, with the port it got.
  * Rejects with its stderr if it exits first or does not listen within 10 s.
  */
-export async function startChatd(args: readonly string[] = [], env: Readonly<Record<string, string>> = {}): Promise<ChatdProcess> {
-  const chatd = spawnChatd(['--port', '0', ...args], env);
+export async function startChatd(
+  args: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
+  options: { readonly hasDefaultMotd?: boolean } = {},
+): Promise<ChatdProcess> {
+  // Without the message of the day, unless a test asks for one: most tests read a client's lines
+  // in order, and the line after every greeting is tested where it is the point (test/e2e/newcomer.test.ts).
+  const motd = args.includes('--motd') || options.hasDefaultMotd === true ? [] : ['--motd', ''];
+  const chatd = spawnChatd(['--port', '0', ...motd, ...args], env);
   const failed = (why: string): Error => new Error(`chatd ${args.join(' ')} ${why}; stderr:\n${chatd.stderr}`);
   const listening = chatd
     .waitForLog((record) => record['event'] === 'listening', START_TIMEOUT_MS)

@@ -1,7 +1,9 @@
 // Runs every example table of docs/PROTOCOL.md §6-§7 against protocol/: the spec is the test data.
 
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
+  encodeHelp,
   decodeLine,
   encodeChat,
   encodeGreeting,
@@ -174,5 +176,15 @@ describe('PROTOCOL.md §6 error tables', () => {
     expect(error.message).toBe(message);
     expect(error.code).toBe(code);
     expect(error.fatal).toBe(specTable('### 6.2').some((row) => row[0] === code));
+  });
+});
+
+describe('PROTOCOL.md §5.6 /help reply', () => {
+  it('is, byte for byte, what encodeHelp writes with the default settings', () => {
+    const spec = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
+    const section = spec.slice(spec.indexOf('### 5.6'));
+    const block = /```text\n([\s\S]*?)```/.exec(section)![1]!;
+    const help = encodeHelp({ idleTimeoutSeconds: 60, idleWarningSeconds: 10, rateLimit: 2, rateBurst: 5 });
+    expect(help).toBe(block.replaceAll('\n', '\r\n'));
   });
 });

@@ -45,7 +45,7 @@ describe('ChatRoom', () => {
 
   beforeEach(() => {
     delivery = new RecordingDelivery();
-    room = new ChatRoom({ maxClients: 2, maxPerIp: 0, idleTimeoutSeconds: 60 }, delivery, pino({ level: 'silent' }));
+    room = new ChatRoom({ maxClients: 2, maxPerIp: 0, idleTimeoutSeconds: 60, rateLimit: 2, rateBurst: 5 }, delivery, pino({ level: 'silent' }));
     room.handle({ kind: 'connect', id: ALICE, addr: A, ip: '127.0.0.1' }, 0);
     room.handle({ kind: 'connect', id: BOB, addr: B, ip: '127.0.0.1' }, 0);
     delivery.take();
@@ -53,7 +53,7 @@ describe('ChatRoom', () => {
 
   it('admits a newcomer before announcing it, then greets it alone', () => {
     const fresh = new RecordingDelivery();
-    const other = new ChatRoom({ maxClients: 5, maxPerIp: 0, idleTimeoutSeconds: 60 }, fresh, pino({ level: 'silent' }));
+    const other = new ChatRoom({ maxClients: 5, maxPerIp: 0, idleTimeoutSeconds: 60, rateLimit: 2, rateBurst: 5 }, fresh, pino({ level: 'silent' }));
     other.handle({ kind: 'connect', id: 7, addr: A, ip: '127.0.0.1' }, 0);
     expect(fresh.ops).toEqual([
       ['admit', 7],
@@ -72,7 +72,7 @@ describe('ChatRoom', () => {
 
   it('refuses a client past maxPerIp from its address, and counts the address again when one leaves', () => {
     const fresh = new RecordingDelivery();
-    const other = new ChatRoom({ maxClients: 10, maxPerIp: 1, idleTimeoutSeconds: 60 }, fresh, pino({ level: 'silent' }));
+    const other = new ChatRoom({ maxClients: 10, maxPerIp: 1, idleTimeoutSeconds: 60, rateLimit: 2, rateBurst: 5 }, fresh, pino({ level: 'silent' }));
     other.handle({ kind: 'connect', id: 1, addr: A, ip: '10.0.0.1' }, 0);
     other.handle({ kind: 'connect', id: 2, addr: '10.0.0.2:5', ip: '10.0.0.2' }, 0);
     fresh.take();
@@ -151,9 +151,14 @@ describe('ChatRoom', () => {
 
   it('times out a client idle for the timeout, telling everyone else and then closing it', () => {
     room.handle({ kind: 'command', id: BOB, command: { type: 'empty' } }, 30_000);
+    expect(room.expireIdle(49_999)).toBe(50_000);
+    expect(delivery.take()).toEqual([]);
+    // #10 §7: warned once, 10 s before.
+    expect(room.expireIdle(50_000)).toBe(60_000);
+    expect(delivery.take()).toEqual([['send', ALICE, '*** you will be timed out in 10 s; send any line to stay\r\n']]);
     expect(room.expireIdle(59_999)).toBe(60_000);
     expect(delivery.take()).toEqual([]);
-    expect(room.expireIdle(60_000)).toBe(90_000);
+    expect(room.expireIdle(60_000)).toBe(80_000);
     expect(delivery.take()).toEqual([
       ['broadcast', `[${A}]${A}:time out leave out\r\n`, ALICE],
       ['close', ALICE, 'error: no line from you for 60 s; disconnected (send any line to stay)\r\n', CloseReason.IdleTimeout],
@@ -195,7 +200,7 @@ describe('ChatRoom', () => {
   it('tells its observer of every kick with its reason, a refusal included, and of no leave', () => {
     const kicks: CloseReason[] = [];
     const fresh = new RecordingDelivery();
-    const other = new ChatRoom({ maxClients: 2, maxPerIp: 0, idleTimeoutSeconds: 60 }, fresh, pino({ level: 'silent' }), {
+    const other = new ChatRoom({ maxClients: 2, maxPerIp: 0, idleTimeoutSeconds: 60, rateLimit: 2, rateBurst: 5 }, fresh, pino({ level: 'silent' }), {
       onKick: (reason) => kicks.push(reason),
     });
     other.handle({ kind: 'connect', id: ALICE, addr: A, ip: '127.0.0.1' }, 0);

@@ -81,7 +81,7 @@ describe('resolveConfig', () => {
   });
 
   it.each([
-    [{ config: '/etc/bad.json' }, {}, '--config /etc/bad.json: unknown key "idle_timeout"; known keys: host, port, workers, idle-timeout, max-line, max-clients, max-pending, rate-limit, rate-burst, max-per-ip, http-port, admin-token-file, redis, log-level'],
+    [{ config: '/etc/bad.json' }, {}, '--config /etc/bad.json: unknown key "idle_timeout"; known keys: host, port, workers, idle-timeout, max-line, max-clients, max-pending, rate-limit, rate-burst, max-per-ip, http-port, admin-token-file, redis, motd, log-level'],
     [{ config: '/etc/broken.json' }, {}, '--config /etc/broken.json is not valid JSON'],
     [{ config: '/etc/null.json' }, {}, '--config /etc/null.json: "port" is null; give it a value, or leave the key out for the default'],
     [{ config: '/etc/array.json' }, {}, '--config /etc/array.json: "port" must be one value, such as 8000; got [18013]'],

@@ -192,6 +192,8 @@ interface Receipt {
 type LeaveHow = 'quit' | 'end' | 'destroy' | 'idle';
 
 const IDLE_ERROR_LINE = `error: no line from you for ${IDLE_TIMEOUT_SECONDS} s; disconnected (send any line to stay)`;
+/** A client quiet for half the timeout is warned (#10 §7): the ones meant to go quiet, and any that pause at the end. */
+const IDLE_WARNING_LINE = `*** you will be timed out in ${IDLE_TIMEOUT_SECONDS / 2} s; send any line to stay`;
 const CHAT_LINE = /^\[([^\]]+)\]([^:]+):say (\d+)\.(\d+)$/;
 const PRIVATE_LINE = /^\[([^\]]+)\]([^:]+) \(private\):psst (\d+)\.(\d+)$/;
 
@@ -558,6 +560,8 @@ class Actor {
       if (pending.stage !== 'greeting' || line !== `[${this.addr}]${this.addr}:I am here`) throw new Error(`expected its greeting, got ${JSON.stringify(line)}`);
       return this.#settle();
     }
+
+    if (line === IDLE_WARNING_LINE) return;
 
     if (line === IDLE_ERROR_LINE) {
       if (this.leaveHow !== 'idle') throw new Error(`timed out, though it was not meant to go quiet (at change ${this.version})`);
