@@ -26,8 +26,8 @@ export function runEntryPoint(command, entry) {
     process.exit(1);
   }
   const child = spawn(bundledNode, [fileURLToPath(entryUrl), ...process.argv.slice(2)], { stdio: 'inherit' });
-  // The child is the real server: pass on the signals that stop it, and its exit status.
-  const forwarded = ['SIGINT', 'SIGTERM'];
+  // The child is the real server: pass on the signals that stop or reload it, and its exit status.
+  const forwarded = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const signal of forwarded) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => {
     if (signal === null) process.exit(code ?? 1);

@@ -68,6 +68,13 @@ describe('chatd process', () => {
     expect(performance.now() - signalledAt).toBeLessThan(2000);
   });
 
+  it('says where it listens as a person reads it: an IPv6 host in brackets, one worker thread in the singular', async () => {
+    const server = await startChatd(['--host', '::1', '--workers', '1']);
+    const listening = server.logs.find((record) => record['event'] === 'listening')!;
+    expect(listening['msg']).toBe(`chatd listening on [::1]:${server.port} with 1 worker thread`);
+    expect(listening['pid']).toBe(server.pid);
+  });
+
   it('refuses a port another chatd holds, with one line that says so', async () => {
     const first = await startChatd();
     const second = await runChatdToExit(['--port', String(first.port)]);

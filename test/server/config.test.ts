@@ -41,6 +41,7 @@ describe('buildConfig', () => {
     [{ port: '0x4650' }, '--port must be a whole number from 0 to 65535; got 0x4650'],
     [{ port: '1e3' }, '--port must be a whole number from 0 to 65535; got 1e3'],
     [{ 'rate-limit': ' ' }, '--rate-limit must be a number from 0 to 1000000; got  '],
+    [{ port: '9000', 'http-port': '9000' }, '--http-port must differ from --port (both are 9000); choose another port for the HTTP endpoints'],
     [{ 'log-level': 'loud' }, '--log-level must be one of fatal, error, warn, info, debug, silent; got loud'],
     [{ host: ' ' }, '--host must be an address or a host name, such as 127.0.0.1 or ::; got  '],
     [{ 'http-port': '65536' }, '--http-port must be a whole number from 0 to 65535; got 65536'],
