@@ -97,7 +97,7 @@ function parseArguments(argv: string[]): ServerConfig {
     .option('host', { type: 'string', defaultDescription: DEFAULT_HOST, describe: 'address to listen on (:: or 0.0.0.0 for all)' });
   for (const option of NUMBER_OPTIONS) {
     // Untyped, so that buildConfig sees what was typed and can say what is wrong with it.
-    parser.option(option.flag, { defaultDescription: String(option.default), describe: option.description, requiresArg: true });
+    parser.option(option.flag, { defaultDescription: option.defaultDescription ?? String(option.default), describe: option.description, requiresArg: true });
   }
   for (const option of OPTIONAL_NUMBER_OPTIONS) {
     parser.option(option.flag, { defaultDescription: 'off', describe: option.description, requiresArg: true });

@@ -50,6 +50,8 @@ interface NumberRange {
 interface NumberOption extends NumberRange {
   readonly key: NumberKey;
   readonly default: number;
+  /** What --help shows as the default, when not the number itself. */
+  readonly defaultDescription?: string;
 }
 
 /** A numeric option that is off unless given: it has no default. */
@@ -63,8 +65,10 @@ export const NUMBER_OPTIONS: readonly NumberOption[] = [
   {
     key: 'workers',
     flag: 'workers',
-    description: 'worker threads that own the client sockets (default: the available cores)',
+    description: 'worker threads that own the client sockets',
     default: Math.min(availableParallelism(), MAX_WORKERS),
+    // The figure differs from machine to machine; --help says what it is made of.
+    defaultDescription: 'the available cores',
     min: 1,
     max: MAX_WORKERS,
     isInteger: true,

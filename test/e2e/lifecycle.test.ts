@@ -3,6 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it, type ExpectStatic } from 'vitest';
@@ -149,9 +150,12 @@ describe('chatd command line', () => {
     expect(run.stdout).toBe('');
   });
 
-  it.concurrent('prints every flag for --help and exits 0', async ({ expect }) => {
+  it.concurrent('prints every flag for --help and exits 0, exactly as the README shows it', async ({ expect }) => {
     const run = await runChatdToExit(['--help']);
     expect(run.code).toBe(0);
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const copy = /`npx chatd --help` prints:\n\n```text\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(copy, 'README.md has the --help copy').toBe(run.stdout);
     for (const flag of [
       '--host',
       '--port',
