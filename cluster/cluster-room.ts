@@ -24,7 +24,7 @@ import {
   encodeTimedOut,
   encodeWho,
   idleTimeout,
-  nameKey,
+  nameKeys,
   nameTaken,
   noSuchUser,
   type Command,
@@ -298,7 +298,7 @@ export class ClusterRoom implements Room, ClusterStatus {
     this.#idle.touch(id, now);
     this.#log.info({ event: 'connect', addr, worker: workerOf(id), online: this.#local.size }, 'client connected');
     // Its login, admission and greeting come back through the stream (#applyLogin).
-    this.#request(client, 'join', [client.key, addr, addr, nameKey(addr)], { local: () => this.#joinLocally(client) });
+    this.#request(client, 'join', [client.key, addr, addr, ...keysOf(addr)], { local: () => this.#joinLocally(client) });
   }
 
   #command(client: LocalClient, command: Command): void {
@@ -312,7 +312,7 @@ export class ClusterRoom implements Room, ClusterStatus {
       case 'rename':
         return this.#rename(client, command.name);
       case 'msg':
-        return this.#request(client, 'msg', [client.key, nameKey(command.to), command.text], {
+        return this.#request(client, 'msg', [client.key, ...keysOf(command.to), command.text], {
           onReply: (status) => status === 'nouser' && this.#reply(client, noSuchUser(command.to)),
           local: () => this.#privateLocally(client, command.to, command.text),
         });
@@ -329,7 +329,7 @@ export class ClusterRoom implements Room, ClusterStatus {
   }
 
   #rename(client: LocalClient, name: string): void {
-    this.#request(client, 'rename', [client.key, name, nameKey(name)], {
+    this.#request(client, 'rename', [client.key, name, ...keysOf(name)], {
       onReply: (status) => {
         // As ChatRoom: the name it already has is answered without telling anyone.
         if (status === 'same' && this.#local.get(client.id) === client) this.#delivery.send(client.id, encodeRenameOk());
@@ -564,7 +564,7 @@ export class ClusterRoom implements Room, ClusterStatus {
       // Also those whose join is still on its way: Redis may have run it already (then this skips
       // them) or will run it after this (then the join finds them there).
       if (client.isLeaving) continue;
-      args.push(client.key, client.addr, client.name, nameKey(client.name));
+      args.push(client.key, client.addr, client.name, ...keysOf(client.name));
     }
     this.#link.run('resync', args).catch((error: unknown) => this.#log.warn({ err: error }, 'resync failed; retried when the link is back'));
   }
@@ -647,6 +647,12 @@ export class ClusterRoom implements Room, ClusterStatus {
     const online = this.#local.size - (this.#local.has(client.id) ? 1 : 0);
     logLeave(this.#log, this.#observer, { addr: client.addr, name: client.name, online }, reason);
   }
+}
+
+/** A name's two keys as the scripts take them: folded, then skeleton (cluster/scripts.ts). */
+function keysOf(name: string): [string, string] {
+  const keys = nameKeys(name);
+  return [keys.folded, keys.skeleton];
 }
 
 function delay(ms: number): Promise<void> {

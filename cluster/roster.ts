@@ -3,7 +3,7 @@
 // always matches the logins, renames and leaves that client has already been sent.
 // Pure; the authority is Redis, and this copy is rebuilt from a snapshot and the stream alone.
 
-import { nameKey, type WhoEntry } from '../protocol/index.ts';
+import { nameKeys, type WhoEntry } from '../protocol/index.ts';
 
 export interface RosterMember extends WhoEntry {
   /** The client key, `NODE/CONNECTION-ID`. */
@@ -13,7 +13,9 @@ export interface RosterMember extends WhoEntry {
 export class Roster {
   /** Insertion order is arrival order; a rename keeps the place. */
   readonly #byClient = new Map<string, RosterMember>();
-  readonly #clientByKey = new Map<string, string>();
+  /** Holders by each of a name's two keys (protocol/names.ts `NameKeys`), as Redis keeps them. */
+  readonly #clientByFolded = new Map<string, string>();
+  readonly #clientBySkeleton = new Map<string, string>();
 
   get size(): number {
     return this.#byClient.size;
@@ -23,33 +25,38 @@ export class Roster {
     return this.#byClient.get(client);
   }
 
+  /** The member who holds this name, or one that looks the same (PROTOCOL.md §4). */
   findByName(name: string): RosterMember | undefined {
-    const client = this.#clientByKey.get(nameKey(name));
+    const keys = nameKeys(name);
+    const client = this.#clientByFolded.get(keys.folded) ?? this.#clientBySkeleton.get(keys.skeleton);
     return client === undefined ? undefined : this.#byClient.get(client);
   }
 
   /** Adds a member, or gives a known one its new name in its old place. */
   set(client: string, addr: string, name: string): void {
     const before = this.#byClient.get(client);
-    if (before !== undefined) this.#clientByKey.delete(nameKey(before.name));
+    if (before !== undefined) this.#release(before);
     this.#byClient.set(client, { client, addr, name });
-    this.#clientByKey.set(nameKey(name), client);
+    const keys = nameKeys(name);
+    this.#clientByFolded.set(keys.folded, client);
+    this.#clientBySkeleton.set(keys.skeleton, client);
   }
 
   remove(client: string): RosterMember | undefined {
     const member = this.#byClient.get(client);
     if (member === undefined) return undefined;
     this.#byClient.delete(client);
-    if (this.#clientByKey.get(nameKey(member.name)) === client) this.#clientByKey.delete(nameKey(member.name));
+    this.#release(member);
     return member;
-  }
-
-  clear(): void {
-    this.#byClient.clear();
-    this.#clientByKey.clear();
   }
 
   values(): IterableIterator<RosterMember> {
     return this.#byClient.values();
+  }
+
+  #release(member: RosterMember): void {
+    const keys = nameKeys(member.name);
+    if (this.#clientByFolded.get(keys.folded) === member.client) this.#clientByFolded.delete(keys.folded);
+    if (this.#clientBySkeleton.get(keys.skeleton) === member.client) this.#clientBySkeleton.delete(keys.skeleton);
   }
 }

@@ -7,8 +7,9 @@
 //   last           STRING  the id of the newest entry of `log` (what a snapshot or a reply waits for)
 //   arrival        STRING  a counter: the order of arrival that `who` lists
 //   who            ZSET    client key -> arrival number
-//   client         HASH    client key -> JSON {a: address, n: name, k: name key}
-//   names          HASH    name key (case folded by chatd) -> client key
+//   client         HASH    client key -> JSON {a: address, n: name, k: folded key, s: skeleton key}
+//   names          HASH    a name's folded key (protocol/names.ts NameKeys, made by chatd) -> client key
+//   looks          HASH    a name's skeleton key -> client key: a name is taken when either key is held
 //   nodes          SET     node ids that have registered
 //   node:ID        STRING  a node's heartbeat (expires after the node TTL); value: its read cursor
 //   clients:ID     SET     the client keys a node owns
@@ -33,24 +34,30 @@ local function info(c)
   return cjson.decode(raw)
 end
 local function nodeOf(c) return string.match(c, '^([^/]+)/') end
--- Claims NAME (its key KEY) for client C, or, when someone holds it, ADDR, then ADDR~2, ADDR~3...
--- (addresses are ASCII, so string.lower folds them as chatd does). Returns the name claimed.
-local function claim(c, addr, name, k)
-  local holder = redis.call('HGET', key('names'), k)
-  if holder and holder ~= c then
+-- Whether someone other than client C holds the folded key K or the skeleton key S.
+local function taken(c, k, s)
+  local byName = redis.call('HGET', key('names'), k)
+  local byLook = redis.call('HGET', key('looks'), s)
+  return (byName and byName ~= c) or (byLook and byLook ~= c)
+end
+-- Claims NAME (its keys K and S) for client C, or, when someone holds either, ADDR, then ADDR~2,
+-- ADDR~3... (addresses are ASCII, so string.lower keys them as chatd does, both keys alike).
+-- Returns the name claimed.
+local function claim(c, addr, name, k, s)
+  if taken(c, k, s) then
     name = addr
     k = string.lower(addr)
     local n = 1
-    while true do
-      holder = redis.call('HGET', key('names'), k)
-      if not holder or holder == c then break end
+    while taken(c, k, k) do
       n = n + 1
       name = addr .. '~' .. n
       k = string.lower(name)
     end
+    s = k
   end
   redis.call('HSET', key('names'), k, c)
-  redis.call('HSET', key('client'), c, cjson.encode({a = addr, n = name, k = k}))
+  redis.call('HSET', key('looks'), s, c)
+  redis.call('HSET', key('client'), c, cjson.encode({a = addr, n = name, k = k, s = s}))
   redis.call('ZADD', key('who'), redis.call('INCR', key('arrival')), c)
   redis.call('SADD', key('clients:' .. nodeOf(c)), c)
   return name
@@ -61,6 +68,7 @@ local function drop(c)
   if not member then return nil end
   redis.call('HDEL', key('client'), c)
   if redis.call('HGET', key('names'), member.k) == c then redis.call('HDEL', key('names'), member.k) end
+  if redis.call('HGET', key('looks'), member.s) == c then redis.call('HDEL', key('looks'), member.s) end
   redis.call('ZREM', key('who'), c)
   redis.call('SREM', key('clients:' .. nodeOf(c)), c)
   return member
@@ -78,11 +86,11 @@ end
 
 /** Every script by name, with the ARGV it takes after the prelude's two. */
 const SOURCES = {
-  /** node, seq, client, addr, name, name key -> {'ok', id, name} | {'dup', last} */
+  /** node, seq, client, addr, name, its folded key, its skeleton key -> {'ok', id, name} | {'dup', last} */
   join: `
-local node, seq, c, addr, name, k = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local node, seq, c, addr, name, k, s = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 if redis.call('HEXISTS', key('client'), c) == 1 then return {'dup', last()} end
-name = claim(c, addr, name, k)
+name = claim(c, addr, name, k, s)
 return {'ok', emit({'e', 'login', 'n', node, 's', seq, 'c', c, 'a', addr, 'm', name}), name}
 `,
   /** node, seq, client, text -> {'ok', id} | {'gone', last} */
@@ -92,25 +100,26 @@ local member = info(c)
 if not member then return {'gone', last()} end
 return {'ok', emit({'e', 'chat', 'n', node, 's', seq, 'c', c, 'a', member.a, 'm', member.n, 't', text})}
 `,
-  /** node, seq, client, new name, its key -> {'ok', id} | {'same' | 'taken' | 'gone', last} */
+  /** node, seq, client, new name, its folded key, its skeleton key -> {'ok', id} | {'same' | 'taken' | 'gone', last} */
   rename: `
-local node, seq, c, name, k = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local node, seq, c, name, k, s = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local member = info(c)
 if not member then return {'gone', last()} end
 if member.n == name then return {'same', last()} end
-local holder = redis.call('HGET', key('names'), k)
-if holder and holder ~= c then return {'taken', last()} end
-redis.call('HDEL', key('names'), member.k)
+if taken(c, k, s) then return {'taken', last()} end
+if redis.call('HGET', key('names'), member.k) == c then redis.call('HDEL', key('names'), member.k) end
+if redis.call('HGET', key('looks'), member.s) == c then redis.call('HDEL', key('looks'), member.s) end
 redis.call('HSET', key('names'), k, c)
-redis.call('HSET', key('client'), c, cjson.encode({a = member.a, n = name, k = k}))
+redis.call('HSET', key('looks'), s, c)
+redis.call('HSET', key('client'), c, cjson.encode({a = member.a, n = name, k = k, s = s}))
 return {'ok', emit({'e', 'rename', 'n', node, 's', seq, 'c', c, 'a', member.a, 'm', member.n, 't', name})}
 `,
-  /** node, seq, client, recipient's name key, text -> {'ok', id} | {'nouser', last} | {'gone', last} */
+  /** node, seq, client, the recipient's folded key, its skeleton key, text -> {'ok', id} | {'nouser', last} | {'gone', last} */
   msg: `
-local node, seq, c, k, text = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local node, seq, c, k, s, text = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local member = info(c)
 if not member then return {'gone', last()} end
-local to = redis.call('HGET', key('names'), k)
+local to = redis.call('HGET', key('names'), k) or redis.call('HGET', key('looks'), s)
 if not to then return {'nouser', last()} end
 return {'ok', emit({'e', 'private', 'n', node, 's', seq, 'c', c, 'a', member.a, 'm', member.n, 'r', to, 't', text})}
 `,
@@ -154,7 +163,7 @@ redis.call('XTRIM', key('log'), 'MINID', string.format('%d', oldest))
 return {'ok'}
 `,
   /**
-   * node, ttl ms, cursor, seq, then (client, addr, name, name key) for every client the node owns
+   * node, ttl ms, cursor, seq, then (client, addr, name, folded key, skeleton key) for every client the node owns
    * -> {'ok', last}. Registers the node (again), forgets its clients that are no longer there and
    * brings back the ones Redis does not know: after a start, a lost link or a Redis restart.
    */
@@ -163,17 +172,17 @@ local node, ttl, cursor, seq = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 redis.call('SET', key('node:' .. node), cursor, 'PX', ttl)
 redis.call('SADD', key('nodes'), node)
 local owned = {}
-for i = 7, #ARGV, 4 do owned[ARGV[i]] = true end
+for i = 7, #ARGV, 5 do owned[ARGV[i]] = true end
 for _, c in ipairs(redis.call('SMEMBERS', key('clients:' .. node))) do
   if not owned[c] then
     local member = drop(c)
     if member then emit({'e', 'logout', 'n', node, 'c', c, 'a', member.a, 'm', member.n, 'w', 'left'}) end
   end
 end
-for i = 7, #ARGV, 4 do
-  local c, addr, name, k = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+for i = 7, #ARGV, 5 do
+  local c, addr, name, k, s = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   if redis.call('HEXISTS', key('client'), c) == 0 then
-    name = claim(c, addr, name, k)
+    name = claim(c, addr, name, k, s)
     emit({'e', 'login', 'n', node, 's', seq, 'c', c, 'a', addr, 'm', name, 'w', 'resync'})
   end
 end

@@ -6,7 +6,7 @@ export * from './commands.ts';
 export { LineReader, type LineHandler } from './line-reader.ts';
 export { sanitizeText } from './sanitize.ts';
 export { parseLine } from './parse.ts';
-export { checkName, nameKey } from './names.ts';
+export { checkName, isSameName, nameKeys, type NameKeys } from './names.ts';
 export { formatAddress } from './address.ts';
 export * from './encode.ts';
 export { decodeLine, decodeText } from './decode.ts';

@@ -64,20 +64,41 @@ export function checkName(raw: string): { readonly name: string } | { readonly e
 }
 
 /**
- * Two names are the same name when their keys are equal: the key ignores normalization, case
- * and look-alike characters. It applies the whole normalization itself, so a name looked up as
- * the user typed it (`/msg e\u0301mile`) finds the holder (#10 §4).
+ * What makes two names the same name (§4 rule 6): they are when either key is equal. Two keys,
+ * as ergo keeps them, because neither alone catches every collision a reader would see:
+ * - `folded`: the name case-folded (`STRASSE` = `straße`, `IRIS` = `iris`);
+ * - `skeleton`: the UTS #39 skeleton of the name as typed, then folded (`аlice` = `alice`,
+ *   `b0b` = `bob`, and `Iris` = `lris`, since a capital I is taken for an l before folding).
+ * A skeleton of the folded name would miss `Iris`/`lris`; a skeleton alone would miss `IRIS`/`iris`.
  */
-export function nameKey(name: string): string {
+export interface NameKeys {
+  readonly folded: string;
+  readonly skeleton: string;
+}
+
+/**
+ * The keys of a name. They apply the whole normalization themselves, so a name looked up as the
+ * user typed it (`/msg e\u0301mile`) finds the holder (#10 §4).
+ */
+export function nameKeys(name: string): NameKeys {
   const normal = name.normalize('NFKC');
   // An address-name (PROTOCOL.md §2.4, and `ADDR~2` in a cluster) holds a ':', which no chosen
   // name can. It is ASCII, and cluster/scripts.ts keys it with Lua's string.lower when it falls
-  // back to it, so it is keyed by lower case alone, as Lua does; and no chosen name's key can
+  // back to it, so both its keys are its lower case, as Lua's; and no chosen name's key can
   // equal it, since no chosen name's skeleton holds a ':'.
-  if (normal.includes(':')) return normal.toLowerCase();
-  // Full case folding first (`STRASSE` = `straße`), then the skeleton (`аlice` = `alice`), then
-  // folding again, since some prototypes are capitals (`0` → `O`, so `b0b` = `bob`).
-  return caseFold(skeleton(caseFold(normal)));
+  if (normal.includes(':')) {
+    const lower = normal.toLowerCase();
+    return { folded: lower, skeleton: lower };
+  }
+  // Folded again after the skeleton: some prototypes are capitals (`0` → `O`).
+  return { folded: caseFold(normal), skeleton: caseFold(skeleton(normal)) };
+}
+
+/** Whether two names are the same name: one may not be held while the other is (§4 rule 6). */
+export function isSameName(first: string, second: string): boolean {
+  const a = nameKeys(first);
+  const b = nameKeys(second);
+  return a.folded === b.folded || a.skeleton === b.skeleton;
 }
 
 /** UTS #39 §4: skeleton(X) = NFD(each character of NFD(X) replaced by its prototype). */

@@ -1,7 +1,7 @@
 // Who is online: names, addresses and arrival order. Pure; owned by the primary thread alone,
 // so no lock and no copy is needed (docs/ARCHITECTURE.md §2).
 
-import { nameKey, type WhoEntry } from '../protocol/index.ts';
+import { nameKeys, type WhoEntry } from '../protocol/index.ts';
 
 export interface Member extends WhoEntry {
   readonly id: number;
@@ -10,7 +10,9 @@ export interface Member extends WhoEntry {
 export class Presence {
   /** Insertion order is arrival order, which `who` lists (PROTOCOL.md §5.3); a rename keeps it. */
   readonly #byId = new Map<number, Member>();
-  readonly #idByKey = new Map<string, number>();
+  /** Holders by each of a name's two keys (protocol/names.ts `NameKeys`). */
+  readonly #idByFolded = new Map<string, number>();
+  readonly #idBySkeleton = new Map<string, number>();
 
   get size(): number {
     return this.#byId.size;
@@ -20,9 +22,10 @@ export class Presence {
     return this.#byId.get(id);
   }
 
-  /** The member who holds this name, ignoring case. */
+  /** The member who holds this name, or one that looks the same (PROTOCOL.md §4). */
   findByName(name: string): Member | undefined {
-    const id = this.#idByKey.get(nameKey(name));
+    const keys = nameKeys(name);
+    const id = this.#idByFolded.get(keys.folded) ?? this.#idBySkeleton.get(keys.skeleton);
     return id === undefined ? undefined : this.#byId.get(id);
   }
 
@@ -30,7 +33,7 @@ export class Presence {
   add(id: number, addr: string): Member {
     const member: Member = { id, addr, name: addr };
     this.#byId.set(id, member);
-    this.#idByKey.set(nameKey(addr), id);
+    this.#hold(addr, id);
     return member;
   }
 
@@ -38,22 +41,23 @@ export class Presence {
     const member = this.#byId.get(id);
     if (member === undefined) return undefined;
     this.#byId.delete(id);
-    this.#idByKey.delete(nameKey(member.name));
+    this.#release(member.name, id);
     return member;
   }
 
   /**
-   * Gives the member a new name unless someone else holds it (ignoring case). Returns the
-   * member as it was before, or undefined when the name is taken.
+   * Gives the member a new name unless someone else holds it or one that looks the same (either
+   * key). Returns the member as it was before, or undefined when the name is taken.
    */
   rename(id: number, name: string): Member | undefined {
     const before = this.#byId.get(id);
     if (before === undefined) return undefined;
-    const key = nameKey(name);
-    const holder = this.#idByKey.get(key);
-    if (holder !== undefined && holder !== id) return undefined;
-    this.#idByKey.delete(nameKey(before.name));
-    this.#idByKey.set(key, id);
+    const keys = nameKeys(name);
+    for (const holder of [this.#idByFolded.get(keys.folded), this.#idBySkeleton.get(keys.skeleton)]) {
+      if (holder !== undefined && holder !== id) return undefined;
+    }
+    this.#release(before.name, id);
+    this.#hold(name, id);
     // Replacing the entry of an existing key keeps its place in the Map, so arrival order holds.
     this.#byId.set(id, { ...before, name });
     return before;
@@ -62,5 +66,17 @@ export class Presence {
   /** Members in order of arrival. */
   values(): IterableIterator<Member> {
     return this.#byId.values();
+  }
+
+  #hold(name: string, id: number): void {
+    const keys = nameKeys(name);
+    this.#idByFolded.set(keys.folded, id);
+    this.#idBySkeleton.set(keys.skeleton, id);
+  }
+
+  #release(name: string, id: number): void {
+    const keys = nameKeys(name);
+    if (this.#idByFolded.get(keys.folded) === id) this.#idByFolded.delete(keys.folded);
+    if (this.#idBySkeleton.get(keys.skeleton) === id) this.#idBySkeleton.delete(keys.skeleton);
   }
 }

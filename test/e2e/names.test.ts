@@ -114,6 +114,9 @@ describe('chatd names', () => {
     ['Cyrillic а for Latin a', 'alice', '\u0430lice'],
     ['a zero for an o', 'bob', 'b0b'],
     ['rn for m', 'martin', 'rnartin'],
+    // The skeleton of the name as typed, as ergo makes it: a capital I is an l.
+    ['l for a capital I', 'Iris', 'lris'],
+    ['a capital I for l', 'lara', 'Iara'],
   ])('refuses a look-alike of a held name (%s)', async (_why, held, lookAlike) => {
     const victim = await connectAs(server().port, held);
     const mallory = await connectAs(server().port, 'mallory', [victim]);

@@ -7,7 +7,7 @@
 import { connect as connectSocket, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { checkName, nameKey } from '../../protocol/index.ts';
+import { checkName, isSameName } from '../../protocol/index.ts';
 import { connectAndGreet, connectAs, lineFrom, type ChatClient } from '../helpers/chat-client.ts';
 import { isProcessAlive, readRssMiB } from '../helpers/process-memory.ts';
 import { chooseSeed, SeededRandom } from '../helpers/seeded-random.ts';
@@ -252,7 +252,7 @@ async function fuzz(run: FuzzRun, random: SeededRandom, port: number): Promise<v
 
 /**
  * Why a line a well-behaved client received is not one chatd may send it, or null if it is fine.
- * `reserved` maps the well-behaved names (as nameKey) to their addresses: nobody else may use them.
+ * `reserved` maps the well-behaved names to their addresses: nobody else may use them, or one the same (isSameName).
  */
 function badServerLine(line: string, reserved: ReadonlyMap<string, string>): string | null {
   const event = EVENT_LINE.exec(line);
@@ -265,8 +265,9 @@ function badServerLine(line: string, reserved: ReadonlyMap<string, string>): str
   const afterName = rest.slice(name.length);
   const body = afterName.startsWith(' (private):') ? afterName.slice(' (private):'.length) : afterName.slice(1);
   if (!isAddressName && (name === '' || 'error' in checkName(name))) return `has the invalid name ${JSON.stringify(name)}`;
-  const holder = reserved.get(nameKey(name));
-  if (holder !== undefined && holder !== addr) return `is from ${addr} under a well-behaved client's name`;
+  for (const [reservedName, holder] of reserved) {
+    if (holder !== addr && isSameName(reservedName, name)) return `is from ${addr} under a well-behaved client's name`;
+  }
   if (!afterName.startsWith(':') && !afterName.startsWith(' (private):')) return 'has no ":" after the name';
   if (UNSAFE.test(body)) return 'carries a control, escape or bidi character';
   if (body.length === 0) return 'has an empty text';
@@ -294,7 +295,7 @@ function report(reader: WellBehaved, problem: string): void {
 async function readUntilDone(reader: WellBehaved, everyone: readonly ChatClient[]): Promise<void> {
   const prefixes = everyone.map((client) => lineFrom(client, ''));
   const doneLines = new Set(everyone.map((client) => lineFrom(client, `${client.name} done`)));
-  const reserved = new Map(everyone.map((client) => [nameKey(client.name), client.addr]));
+  const reserved = new Map(everyone.map((client) => [client.name, client.addr]));
   let doneSeen = 0;
   while (doneSeen < doneLines.size) {
     let line: string;

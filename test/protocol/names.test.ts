@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkName, ERROR_CODES, MAX_NAME_CHARS, nameKey } from '../../protocol/index.ts';
+import { checkName, ERROR_CODES, isSameName, MAX_NAME_CHARS, nameKeys } from '../../protocol/index.ts';
 
 const NAME_INVALID_MESSAGE =
   'a name may not contain white space, invisible, control or unassigned characters, [ ] : | or a look-alike of them, nor start with a combining mark';
@@ -212,7 +212,7 @@ describe('checkName', () => {
   });
 });
 
-describe('nameKey', () => {
+describe('nameKeys and isSameName', () => {
   it.each([
     ['case', 'Bob', 'bob'],
     ['full case folding: ß is ss', 'stra\u00dfe', 'STRASSE'],
@@ -230,8 +230,19 @@ describe('nameKey', () => {
     ['a dotless i and i', '\u0131ris', 'iris'],
     ['rn and m', 'rnartin', 'martin'],
     ['a mathematical letter and its plain one', '\u{1d41a}lice', 'alice'],
-  ])('gives one key to names that differ only in %s', (_why, first, second) => {
-    expect(nameKey(first)).toBe(nameKey(second));
+    // #10 §3 as ergo does it: the skeleton of the name as typed, so a capital I is an l.
+    ['a capital I and l', 'Iris', 'lris'],
+    ['a capital I and l, the other way round', 'lRIS', 'IRIS'],
+  ])('takes for the same name two that differ only in %s', (_why, first, second) => {
+    expect(isSameName(first, second)).toBe(true);
+    expect(isSameName(second, first)).toBe(true);
+  });
+
+  it('needs both keys: IRIS and iris share only the folded one, Iris and lris only the skeleton', () => {
+    expect(nameKeys('IRIS').folded).toBe(nameKeys('iris').folded);
+    expect(nameKeys('IRIS').skeleton).not.toBe(nameKeys('iris').skeleton);
+    expect(nameKeys('Iris').skeleton).toBe(nameKeys('lris').skeleton);
+    expect(nameKeys('Iris').folded).not.toBe(nameKeys('lris').folded);
   });
 
   it.each([
@@ -240,7 +251,7 @@ describe('nameKey', () => {
     ['an umlaut', 'm\u00fcller', 'muller'],
     ['a capital I with a dot (Turkic folding is not used)', '\u0130ris', 'Iris'],
   ])('tells apart %s', (_why, first, second) => {
-    expect(nameKey(first)).not.toBe(nameKey(second));
+    expect(isSameName(first, second)).toBe(false);
   });
 
   // cluster/scripts.ts keys an address-name with Lua's string.lower when it falls back to it
@@ -248,19 +259,20 @@ describe('nameKey', () => {
   it.each(['127.0.0.1:40512', '[::1]:40512', '[FE80::1%ETH0]:40512', '10.0.0.1:40512~2', '[::ffff:a]:1~10'])(
     'keys the address-name %s by its ASCII lower case, as the cluster script does',
     (addr) => {
-      expect(nameKey(addr)).toBe(addr.replace(/[A-Z]/g, (letter) => letter.toLowerCase()));
+      const lower = addr.replace(/[A-Z]/g, (letter) => letter.toLowerCase());
+      expect(nameKeys(addr)).toEqual({ folded: lower, skeleton: lower });
     },
   );
 
   it('finds an address typed in fullwidth forms', () => {
-    expect(nameKey('\uff11\uff10.0.0.1\uff1a\uff14\uff10')).toBe(nameKey('10.0.0.1:40'));
+    expect(nameKeys('\uff11\uff10.0.0.1\uff1a\uff14\uff10')).toEqual(nameKeys('10.0.0.1:40'));
   });
 
   it('never gives a chosen name the key of an address: no valid name has a colon in its key', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'grapheme', maxLength: 12 }), (raw) => {
         const checked = checkName(raw);
-        if ('name' in checked) expect(nameKey(checked.name)).not.toContain(':');
+        if ('name' in checked) expect(Object.values(nameKeys(checked.name)).join('')).not.toContain(':');
       }),
       { numRuns: 2000 },
     );
@@ -270,7 +282,7 @@ describe('nameKey', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'grapheme', maxLength: 12 }), (raw) => {
         const checked = checkName(raw);
-        if ('name' in checked) expect(nameKey(raw)).toBe(nameKey(checked.name));
+        if ('name' in checked) expect(nameKeys(raw)).toEqual(nameKeys(checked.name));
       }),
       { numRuns: 2000 },
     );

@@ -23,7 +23,7 @@
 import { connect as connectSocket, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { nameKey } from '../../protocol/index.ts';
+import { isSameName } from '../../protocol/index.ts';
 import { ChatClient } from '../helpers/chat-client.ts';
 import { isProcessAlive, readRssMiB } from '../helpers/process-memory.ts';
 import { chooseSeed, SeededRandom } from '../helpers/seeded-random.ts';
@@ -144,9 +144,9 @@ class Model {
     this.#states.pop();
   }
 
-  /** Who holds `name`, ignoring case, at that point (PROTOCOL.md §4). */
+  /** Who holds `name`, or one the same as it (PROTOCOL.md §4), at that point. */
   holderAt(version: number, name: string): Member | undefined {
-    return this.stateAt(version).find((member) => nameKey(member.name) === nameKey(name));
+    return this.stateAt(version).find((member) => isSameName(member.name, name));
   }
 
   #member(addr: string): Member {
