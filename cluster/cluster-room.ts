@@ -13,7 +13,6 @@ import {
   encodeError,
   encodeGreeting,
   encodeHelp,
-  encodeIdleWarning,
   encodeMotd,
   encodeLogin,
   encodeLogout,
@@ -34,7 +33,7 @@ import {
 import { helpLimits, idleTimerFor, logLeave, type Delivery, type RoomObserver, type RoomSettings } from '../server/chat-room.ts';
 import { CloseReason } from '../server/close-reason.ts';
 import { ConnectionLimits, type Refusal } from '../server/connection-limits.ts';
-import { idleWarningLeadSeconds, type IdleTimer } from '../server/idle-timer.ts';
+import type { IdleTimer } from '../server/idle-timer.ts';
 import { RefusalLog } from '../server/refusal-log.ts';
 import type { Logger } from '../server/log.ts';
 import type { ClusterStatus } from '../server/metrics.ts';
@@ -115,6 +114,7 @@ export class ClusterRoom implements Room, ClusterStatus {
   readonly #node = randomBytes(6).toString('hex');
   readonly #roster = new Roster();
   readonly #idle: IdleTimer;
+  readonly #idleWarning: string;
   readonly #local = new Map<number, LocalClient>();
   readonly #localByKey = new Map<string, LocalClient>();
   readonly #limits: ConnectionLimits;
@@ -150,7 +150,9 @@ export class ClusterRoom implements Room, ClusterStatus {
     this.#delivery = delivery;
     this.#log = log.child({ node: this.#node });
     this.#observer = observer;
-    this.#idle = idleTimerFor(settings);
+    const idle = idleTimerFor(settings);
+    this.#idle = idle.timer;
+    this.#idleWarning = idle.warning;
     this.#limits = new ConnectionLimits(settings);
     this.#refusals = new RefusalLog(this.#log);
     this.#motd = encodeMotd(settings.motd ?? []);
@@ -246,10 +248,9 @@ export class ClusterRoom implements Room, ClusterStatus {
       this.#request(client, 'leave', [client.key, 'timeout'], { local: () => this.#timeOutLocally(client) });
     }
     // The warning is this node's own notice to its client: it needs nobody else's order.
-    const warning = encodeIdleWarning(idleWarningLeadSeconds(this.#settings.idleTimeoutSeconds));
     for (const id of this.#idle.takeWarnings(now)) {
       const client = this.#local.get(id);
-      if (client !== undefined && client.isAdmitted && !client.isLeaving) this.#delivery.send(id, warning);
+      if (client !== undefined && client.isAdmitted && !client.isLeaving) this.#delivery.send(id, this.#idleWarning);
     }
     return this.#idle.nextDeadline();
   }

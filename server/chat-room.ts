@@ -78,9 +78,10 @@ export function helpLimits(settings: RoomSettings): HelpLimits {
   };
 }
 
-/** The timer of a room's idle timeouts, with the warning before each (#10 §7). */
-export function idleTimerFor(settings: RoomSettings): IdleTimer {
-  return new IdleTimer(settings.idleTimeoutSeconds * 1000, idleWarningLeadSeconds(settings.idleTimeoutSeconds) * 1000);
+/** A room's idle timer, and the warning it sends before each timeout (#10 §7), encoded once. */
+export function idleTimerFor(settings: RoomSettings): { readonly timer: IdleTimer; readonly warning: string } {
+  const leadSeconds = idleWarningLeadSeconds(settings.idleTimeoutSeconds);
+  return { timer: new IdleTimer(settings.idleTimeoutSeconds * 1000, leadSeconds * 1000), warning: encodeIdleWarning(leadSeconds) };
 }
 
 export class ChatRoom implements Room {
@@ -90,6 +91,7 @@ export class ChatRoom implements Room {
   readonly #observer: RoomObserver;
   readonly #presence = new Presence();
   readonly #idle: IdleTimer;
+  readonly #idleWarning: string;
   /** --max-clients and --max-per-ip, and each client's address to release it by. */
   readonly #limits: ConnectionLimits;
   readonly #ipOf = new Map<number, string>();
@@ -103,7 +105,9 @@ export class ChatRoom implements Room {
     this.#delivery = delivery;
     this.#log = log;
     this.#observer = observer;
-    this.#idle = idleTimerFor(settings);
+    const idle = idleTimerFor(settings);
+    this.#idle = idle.timer;
+    this.#idleWarning = idle.warning;
     this.#limits = new ConnectionLimits(settings);
     this.#refusals = new RefusalLog(log);
     this.#motd = encodeMotd(settings.motd ?? []);
@@ -144,8 +148,7 @@ export class ChatRoom implements Room {
       this.#delivery.close(id, encodeError(idleTimeout(this.#settings.idleTimeoutSeconds)), CloseReason.IdleTimeout);
       this.#logLeave(member, CloseReason.IdleTimeout);
     }
-    const warning = encodeIdleWarning(idleWarningLeadSeconds(this.#settings.idleTimeoutSeconds));
-    for (const id of this.#idle.takeWarnings(now)) this.#delivery.send(id, warning);
+    for (const id of this.#idle.takeWarnings(now)) this.#delivery.send(id, this.#idleWarning);
     return this.#idle.nextDeadline();
   }
 
