@@ -3,7 +3,7 @@
 // always matches the logins, renames and leaves that client has already been sent.
 // Pure; the authority is Redis, and this copy is rebuilt from a snapshot and the stream alone.
 
-import { nameKeys, type WhoEntry } from '../protocol/index.ts';
+import { nameKeys, type NameKeys, type WhoEntry } from '../protocol/index.ts';
 
 export interface RosterMember extends WhoEntry {
   /** The client key, `NODE/CONNECTION-ID`. */
@@ -16,6 +16,8 @@ export class Roster {
   /** Holders by each of a name's two keys (protocol/names.ts `NameKeys`), as Redis keeps them. */
   readonly #clientByFolded = new Map<string, string>();
   readonly #clientBySkeleton = new Map<string, string>();
+  /** Each member's keys, made once per name: a skeleton is not free to compute. */
+  readonly #keysOf = new Map<string, NameKeys>();
 
   get size(): number {
     return this.#byClient.size;
@@ -35,9 +37,12 @@ export class Roster {
   /** Adds a member, or gives a known one its new name in its old place. */
   set(client: string, addr: string, name: string): void {
     const before = this.#byClient.get(client);
-    if (before !== undefined) this.#release(before);
+    // fast path: a login this node has already shown (a resync) changes nothing.
+    if (before !== undefined && before.addr === addr && before.name === name) return;
+    if (before !== undefined) this.#release(client);
     this.#byClient.set(client, { client, addr, name });
     const keys = nameKeys(name);
+    this.#keysOf.set(client, keys);
     this.#clientByFolded.set(keys.folded, client);
     this.#clientBySkeleton.set(keys.skeleton, client);
   }
@@ -46,7 +51,7 @@ export class Roster {
     const member = this.#byClient.get(client);
     if (member === undefined) return undefined;
     this.#byClient.delete(client);
-    this.#release(member);
+    this.#release(client);
     return member;
   }
 
@@ -54,9 +59,11 @@ export class Roster {
     return this.#byClient.values();
   }
 
-  #release(member: RosterMember): void {
-    const keys = nameKeys(member.name);
-    if (this.#clientByFolded.get(keys.folded) === member.client) this.#clientByFolded.delete(keys.folded);
-    if (this.#clientBySkeleton.get(keys.skeleton) === member.client) this.#clientBySkeleton.delete(keys.skeleton);
+  #release(client: string): void {
+    const keys = this.#keysOf.get(client);
+    if (keys === undefined) return;
+    this.#keysOf.delete(client);
+    if (this.#clientByFolded.get(keys.folded) === client) this.#clientByFolded.delete(keys.folded);
+    if (this.#clientBySkeleton.get(keys.skeleton) === client) this.#clientBySkeleton.delete(keys.skeleton);
   }
 }

@@ -1,7 +1,7 @@
 // Who is online: names, addresses and arrival order. Pure; owned by the primary thread alone,
 // so no lock and no copy is needed (docs/ARCHITECTURE.md §2).
 
-import { nameKeys, type WhoEntry } from '../protocol/index.ts';
+import { nameKeys, type NameKeys, type WhoEntry } from '../protocol/index.ts';
 
 export interface Member extends WhoEntry {
   readonly id: number;
@@ -13,6 +13,8 @@ export class Presence {
   /** Holders by each of a name's two keys (protocol/names.ts `NameKeys`). */
   readonly #idByFolded = new Map<string, number>();
   readonly #idBySkeleton = new Map<string, number>();
+  /** Each member's keys, made once per name: a skeleton is not free to compute. */
+  readonly #keysOf = new Map<number, NameKeys>();
 
   get size(): number {
     return this.#byId.size;
@@ -33,7 +35,7 @@ export class Presence {
   add(id: number, addr: string): Member {
     const member: Member = { id, addr, name: addr };
     this.#byId.set(id, member);
-    this.#hold(addr, id);
+    this.#hold(id, nameKeys(addr));
     return member;
   }
 
@@ -41,7 +43,7 @@ export class Presence {
     const member = this.#byId.get(id);
     if (member === undefined) return undefined;
     this.#byId.delete(id);
-    this.#release(member.name, id);
+    this.#release(id);
     return member;
   }
 
@@ -56,8 +58,8 @@ export class Presence {
     for (const holder of [this.#idByFolded.get(keys.folded), this.#idBySkeleton.get(keys.skeleton)]) {
       if (holder !== undefined && holder !== id) return undefined;
     }
-    this.#release(before.name, id);
-    this.#hold(name, id);
+    this.#release(id);
+    this.#hold(id, keys);
     // Replacing the entry of an existing key keeps its place in the Map, so arrival order holds.
     this.#byId.set(id, { ...before, name });
     return before;
@@ -68,14 +70,16 @@ export class Presence {
     return this.#byId.values();
   }
 
-  #hold(name: string, id: number): void {
-    const keys = nameKeys(name);
+  #hold(id: number, keys: NameKeys): void {
+    this.#keysOf.set(id, keys);
     this.#idByFolded.set(keys.folded, id);
     this.#idBySkeleton.set(keys.skeleton, id);
   }
 
-  #release(name: string, id: number): void {
-    const keys = nameKeys(name);
+  #release(id: number): void {
+    const keys = this.#keysOf.get(id);
+    if (keys === undefined) return;
+    this.#keysOf.delete(id);
     if (this.#idByFolded.get(keys.folded) === id) this.#idByFolded.delete(keys.folded);
     if (this.#idBySkeleton.get(keys.skeleton) === id) this.#idBySkeleton.delete(keys.skeleton);
   }
