@@ -12,8 +12,6 @@ import {
   encodeChat,
   encodeError,
   encodeGreeting,
-  encodeHelp,
-  encodeMotd,
   encodeLogin,
   encodeLogout,
   encodeMsgOk,
@@ -30,7 +28,7 @@ import {
   type ProtocolError,
   type WhoEntry,
 } from '../protocol/index.ts';
-import { helpLimits, idleTimerFor, logLeave, type Delivery, type RoomObserver, type RoomSettings } from '../server/chat-room.ts';
+import { logLeave, type Delivery, type RoomObserver } from '../server/chat-room.ts';
 import { CloseReason } from '../server/close-reason.ts';
 import { ConnectionLimits, type Refusal } from '../server/connection-limits.ts';
 import type { IdleTimer } from '../server/idle-timer.ts';
@@ -38,7 +36,8 @@ import { RefusalLog } from '../server/refusal-log.ts';
 import type { Logger } from '../server/log.ts';
 import type { ClusterStatus } from '../server/metrics.ts';
 import { NOBODY, workerOf, type ClientEvent } from '../server/messages.ts';
-import type { Room } from '../server/room.ts';
+import type { Room, RoomSettings } from '../server/room.ts';
+import { idleTimerFor, RoomTexts } from '../server/room-texts.ts';
 import { nodeOfClient, parseEntry, type Entry, type LeaveWhy } from './entries.ts';
 import { ClusterError, RedisLink, RedisStallError, type RawEntry } from './redis-link.ts';
 import { ReplyQueue, type PendingStep } from './reply-queue.ts';
@@ -114,14 +113,11 @@ export class ClusterRoom implements Room, ClusterStatus {
   readonly #node = randomBytes(6).toString('hex');
   readonly #roster = new Roster();
   readonly #idle: IdleTimer;
-  readonly #idleWarning: string;
   readonly #local = new Map<number, LocalClient>();
   readonly #localByKey = new Map<string, LocalClient>();
   readonly #limits: ConnectionLimits;
   readonly #refusals: RefusalLog;
-  /** Encoded once: the same text follows every greeting and answers every /help. */
-  #motd: string;
-  readonly #help: string;
+  readonly #texts: RoomTexts;
   /** Clients whose replies wait for the stream. */
   readonly #waiting = new Set<LocalClient>();
   /**
@@ -150,13 +146,10 @@ export class ClusterRoom implements Room, ClusterStatus {
     this.#delivery = delivery;
     this.#log = log.child({ node: this.#node });
     this.#observer = observer;
-    const idle = idleTimerFor(settings);
-    this.#idle = idle.timer;
-    this.#idleWarning = idle.warning;
+    this.#idle = idleTimerFor(settings);
     this.#limits = new ConnectionLimits(settings);
     this.#refusals = new RefusalLog(this.#log);
-    this.#motd = encodeMotd(settings.motd ?? []);
-    this.#help = encodeHelp(helpLimits(settings));
+    this.#texts = new RoomTexts(settings);
     this.#link = new RedisLink(settings.redisUrl, this.#log);
   }
 
@@ -166,7 +159,7 @@ export class ClusterRoom implements Room, ClusterStatus {
 
   /** A new message of the day for those who connect from now on (SIGHUP). */
   setMotd(lines: readonly string[]): void {
-    this.#motd = encodeMotd(lines);
+    this.#texts.setMotd(lines);
   }
 
   get isLinkUp(): boolean {
@@ -250,7 +243,7 @@ export class ClusterRoom implements Room, ClusterStatus {
     // The warning is this node's own notice to its client: it needs nobody else's order.
     for (const id of this.#idle.takeWarnings(now)) {
       const client = this.#local.get(id);
-      if (client !== undefined && client.isAdmitted && !client.isLeaving) this.#delivery.send(id, this.#idleWarning);
+      if (client !== undefined && client.isAdmitted && !client.isLeaving) this.#delivery.send(id, this.#texts.idleWarning);
     }
     return this.#idle.nextDeadline();
   }
@@ -323,7 +316,7 @@ export class ClusterRoom implements Room, ClusterStatus {
         this.#logLeave(client, CloseReason.Quit);
         return this.#request(client, 'leave', [client.key, 'quit'], { local: () => this.#leaveLocally(client, CloseReason.Quit) });
       case 'help':
-        return this.#replyLater(client, () => this.#delivery.send(client.id, this.#help));
+        return this.#replyLater(client, () => this.#delivery.send(client.id, this.#texts.help));
       case 'invalid':
         return this.#replyLocally(client, command.error);
     }
@@ -517,7 +510,7 @@ export class ClusterRoom implements Room, ClusterStatus {
     if (known === undefined || known.name !== name) this.#delivery.broadcast(encodeLogin(addr, name), NOBODY);
     if (isNew) {
       this.#delivery.send(owner.id, encodeGreeting(addr, name));
-      if (this.#motd !== '') this.#delivery.send(owner.id, this.#motd);
+      if (this.#texts.motd !== '') this.#delivery.send(owner.id, this.#texts.motd);
     }
   }
 

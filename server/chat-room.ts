@@ -7,11 +7,8 @@ import {
   encodeChat,
   encodeError,
   encodeGreeting,
-  encodeHelp,
-  encodeIdleWarning,
   encodeLogin,
   encodeLogout,
-  encodeMotd,
   encodeMsgOk,
   encodePrivate,
   encodeRenamed,
@@ -22,18 +19,18 @@ import {
   nameTaken,
   noSuchUser,
   type Command,
-  type HelpLimits,
   type ProtocolError,
   type WhoEntry,
 } from '../protocol/index.ts';
 import { CloseReason } from './close-reason.ts';
 import { ConnectionLimits } from './connection-limits.ts';
-import { IdleTimer, idleWarningLeadSeconds } from './idle-timer.ts';
+import type { IdleTimer } from './idle-timer.ts';
 import type { Logger } from './log.ts';
 import { NOBODY, workerOf, type ClientEvent } from './messages.ts';
 import { Presence, type Member } from './presence.ts';
 import { RefusalLog } from './refusal-log.ts';
-import type { Room } from './room.ts';
+import type { Room, RoomSettings } from './room.ts';
+import { idleTimerFor, RoomTexts } from './room-texts.ts';
 
 /**
  * Where the room's decisions go. Calls are in the one global order; an implementation MUST keep
@@ -56,34 +53,6 @@ export interface RoomObserver {
 
 const NO_OBSERVER: RoomObserver = { onKick: () => {} };
 
-export interface RoomSettings {
-  readonly maxClients: number;
-  /** Clients online from one IP address; 0: no limit. */
-  readonly maxPerIp: number;
-  readonly idleTimeoutSeconds: number;
-  /** Lines a second a client may send (0: no limit) and its burst: /help states them. */
-  readonly rateLimit: number;
-  readonly rateBurst: number;
-  /** The message of the day, sent after the greeting (--motd); none when absent. */
-  readonly motd?: readonly string[];
-}
-
-/** What /help says of a room's limits. */
-export function helpLimits(settings: RoomSettings): HelpLimits {
-  return {
-    idleTimeoutSeconds: settings.idleTimeoutSeconds,
-    idleWarningSeconds: idleWarningLeadSeconds(settings.idleTimeoutSeconds),
-    rateLimit: settings.rateLimit,
-    rateBurst: settings.rateBurst,
-  };
-}
-
-/** A room's idle timer, and the warning it sends before each timeout (#10 §7), encoded once. */
-export function idleTimerFor(settings: RoomSettings): { readonly timer: IdleTimer; readonly warning: string } {
-  const leadSeconds = idleWarningLeadSeconds(settings.idleTimeoutSeconds);
-  return { timer: new IdleTimer(settings.idleTimeoutSeconds * 1000, leadSeconds * 1000), warning: encodeIdleWarning(leadSeconds) };
-}
-
 export class ChatRoom implements Room {
   readonly #settings: RoomSettings;
   readonly #delivery: Delivery;
@@ -91,32 +60,26 @@ export class ChatRoom implements Room {
   readonly #observer: RoomObserver;
   readonly #presence = new Presence();
   readonly #idle: IdleTimer;
-  readonly #idleWarning: string;
   /** --max-clients and --max-per-ip, and each client's address to release it by. */
   readonly #limits: ConnectionLimits;
   readonly #ipOf = new Map<number, string>();
   readonly #refusals: RefusalLog;
-  /** Encoded once: the same text follows every greeting. */
-  #motd: string;
-  readonly #help: string;
+  readonly #texts: RoomTexts;
 
   constructor(settings: RoomSettings, delivery: Delivery, log: Logger, observer: RoomObserver = NO_OBSERVER) {
     this.#settings = settings;
     this.#delivery = delivery;
     this.#log = log;
     this.#observer = observer;
-    const idle = idleTimerFor(settings);
-    this.#idle = idle.timer;
-    this.#idleWarning = idle.warning;
+    this.#idle = idleTimerFor(settings);
     this.#limits = new ConnectionLimits(settings);
     this.#refusals = new RefusalLog(log);
-    this.#motd = encodeMotd(settings.motd ?? []);
-    this.#help = encodeHelp(helpLimits(settings));
+    this.#texts = new RoomTexts(settings);
   }
 
   /** A new message of the day for those who connect from now on (SIGHUP). */
   setMotd(lines: readonly string[]): void {
-    this.#motd = encodeMotd(lines);
+    this.#texts.setMotd(lines);
   }
 
   get online(): number {
@@ -148,7 +111,7 @@ export class ChatRoom implements Room {
       this.#delivery.close(id, encodeError(idleTimeout(this.#settings.idleTimeoutSeconds)), CloseReason.IdleTimeout);
       this.#logLeave(member, CloseReason.IdleTimeout);
     }
-    for (const id of this.#idle.takeWarnings(now)) this.#delivery.send(id, this.#idleWarning);
+    for (const id of this.#idle.takeWarnings(now)) this.#delivery.send(id, this.#texts.idleWarning);
     return this.#idle.nextDeadline();
   }
 
@@ -195,7 +158,7 @@ export class ChatRoom implements Room {
     this.#delivery.admit(id);
     this.#delivery.broadcast(encodeLogin(addr, member.name), NOBODY);
     this.#delivery.send(id, encodeGreeting(addr, member.name));
-    if (this.#motd !== '') this.#delivery.send(id, this.#motd);
+    if (this.#texts.motd !== '') this.#delivery.send(id, this.#texts.motd);
     this.#log.info({ event: 'connect', addr, worker: workerOf(id), online: this.#presence.size }, 'client connected');
   }
 
@@ -218,7 +181,7 @@ export class ChatRoom implements Room {
       case 'quit':
         return this.#leave(id, CloseReason.Quit);
       case 'help':
-        return this.#delivery.send(id, this.#help);
+        return this.#delivery.send(id, this.#texts.help);
       case 'invalid':
         return this.#replyError(id, command.error);
     }

@@ -5,6 +5,19 @@
 import type { WhoEntry } from '../protocol/index.ts';
 import type { ClientEvent } from './messages.ts';
 
+/** What a room is configured with (a ServerConfig has all of it). */
+export interface RoomSettings {
+  readonly maxClients: number;
+  /** Clients online from one IP address; 0: no limit. */
+  readonly maxPerIp: number;
+  readonly idleTimeoutSeconds: number;
+  /** Lines a second a client may send (0: no limit) and its burst: /help states them. */
+  readonly rateLimit: number;
+  readonly rateBurst: number;
+  /** The message of the day, sent after the greeting (--motd); none when absent. */
+  readonly motd?: readonly string[];
+}
+
 export interface Room {
   /** Clients online (across the cluster, as this node knows it). */
   readonly online: number;
