@@ -29,15 +29,16 @@ import {
   type WhoEntry,
 } from '../protocol/index.ts';
 import { logLeave, type Delivery, type RoomObserver } from '../server/chat-room.ts';
-import { CloseReason } from '../server/close-reason.ts';
-import { ConnectionLimits, type Refusal } from '../server/connection-limits.ts';
-import type { IdleTimer } from '../server/idle-timer.ts';
-import { RefusalLog } from '../server/refusal-log.ts';
+import { CloseReason } from '../room/close-reason.ts';
+import { AdmissionLimits, type Refusal } from '../room/admission-limits.ts';
+import type { IdleTimer } from '../room/idle-timer.ts';
+import { RefusalLog } from '../room/refusal-log.ts';
 import type { Logger } from '../server/log.ts';
 import type { ClusterStatus } from '../server/metrics.ts';
-import { NOBODY, workerOf, type ClientEvent } from '../server/messages.ts';
-import type { Room, RoomSettings } from '../server/room.ts';
-import { idleTimerFor, RoomTexts } from '../server/room-texts.ts';
+import { NOBODY } from '../room/delivery.ts';
+import { workerOf, type ClientEvent } from '../server/messages.ts';
+import type { Room, RoomSettings } from '../room/room.ts';
+import { idleTimerFor, RoomTexts } from '../room/room-texts.ts';
 import { nodeOfClient, parseEntry, type Entry, type LeaveWhy } from './entries.ts';
 import { ClusterError, RedisLink, RedisStallError, type RawEntry } from './redis-link.ts';
 import { ReplyQueue, type PendingStep } from './reply-queue.ts';
@@ -115,7 +116,7 @@ export class ClusterRoom implements Room, ClusterStatus {
   readonly #idle: IdleTimer;
   readonly #local = new Map<number, LocalClient>();
   readonly #localByKey = new Map<string, LocalClient>();
-  readonly #limits: ConnectionLimits;
+  readonly #limits: AdmissionLimits;
   readonly #refusals: RefusalLog;
   readonly #texts: RoomTexts;
   /** Clients whose replies wait for the stream. */
@@ -147,7 +148,7 @@ export class ClusterRoom implements Room, ClusterStatus {
     this.#log = log.child({ node: this.#node });
     this.#observer = observer;
     this.#idle = idleTimerFor(settings);
-    this.#limits = new ConnectionLimits(settings);
+    this.#limits = new AdmissionLimits(settings);
     this.#refusals = new RefusalLog(this.#log);
     this.#texts = new RoomTexts(settings);
     this.#link = new RedisLink(settings.redisUrl, this.#log);

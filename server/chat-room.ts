@@ -22,15 +22,16 @@ import {
   type ProtocolError,
   type WhoEntry,
 } from '../protocol/index.ts';
-import { CloseReason } from './close-reason.ts';
-import { ConnectionLimits } from './connection-limits.ts';
-import type { IdleTimer } from './idle-timer.ts';
+import { CloseReason } from '../room/close-reason.ts';
+import { AdmissionLimits } from '../room/admission-limits.ts';
+import type { IdleTimer } from '../room/idle-timer.ts';
 import type { Logger } from './log.ts';
-import { NOBODY, workerOf, type ClientEvent } from './messages.ts';
+import { NOBODY } from '../room/delivery.ts';
+import { workerOf, type ClientEvent } from './messages.ts';
 import { Presence, type Member } from './presence.ts';
-import { RefusalLog } from './refusal-log.ts';
-import type { Room, RoomSettings } from './room.ts';
-import { idleTimerFor, RoomTexts } from './room-texts.ts';
+import { RefusalLog } from '../room/refusal-log.ts';
+import type { Room, RoomSettings } from '../room/room.ts';
+import { idleTimerFor, RoomTexts } from '../room/room-texts.ts';
 
 /**
  * Where the room's decisions go. Calls are in the one global order; an implementation MUST keep
@@ -61,7 +62,7 @@ export class ChatRoom implements Room {
   readonly #presence = new Presence();
   readonly #idle: IdleTimer;
   /** --max-clients and --max-per-ip, and each client's address to release it by. */
-  readonly #limits: ConnectionLimits;
+  readonly #limits: AdmissionLimits;
   readonly #ipOf = new Map<number, string>();
   readonly #refusals: RefusalLog;
   readonly #texts: RoomTexts;
@@ -72,7 +73,7 @@ export class ChatRoom implements Room {
     this.#log = log;
     this.#observer = observer;
     this.#idle = idleTimerFor(settings);
-    this.#limits = new ConnectionLimits(settings);
+    this.#limits = new AdmissionLimits(settings);
     this.#refusals = new RefusalLog(log);
     this.#texts = new RoomTexts(settings);
   }

@@ -4,7 +4,7 @@
 import type { Socket } from 'node:net';
 import { decodeLine, encodeError, flooding, lineTooLong, LineReader, rateLimited, type LineHandler } from '../protocol/index.ts';
 import { encodeText } from './bytes.ts';
-import { CloseReason } from './close-reason.ts';
+import { CloseReason } from '../room/close-reason.ts';
 import { FloodControl, floodLimits, MAX_BACKLOG_LINES } from './flood-control.ts';
 import type { ClientEvent } from './messages.ts';
 import type { TrafficCounters } from './metrics.ts';

@@ -3,9 +3,10 @@
 // Runs in the primary thread only.
 
 import { encodeText } from './bytes.ts';
-import type { CloseReason } from './close-reason.ts';
+import type { CloseReason } from '../room/close-reason.ts';
 import type { Delivery } from './chat-room.ts';
-import { NOBODY, workerOf, type DeliveryOp } from './messages.ts';
+import { NOBODY } from '../room/delivery.ts';
+import { workerOf, type DeliveryOp } from './messages.ts';
 
 type PendingOp =
   | { readonly kind: 'admit'; readonly id: number }

@@ -2,8 +2,8 @@
 // Ordering (docs/ARCHITECTURE.md §3): each direction is one MessagePort, so messages arrive in
 // the order they were posted; everything below relies on that and on nothing else.
 
-import type { Command, ProtocolError } from '../protocol/index.ts';
-import type { CloseReason } from './close-reason.ts';
+import type { ClientEvent } from '../room/client-event.ts';
+import type { CloseReason } from '../room/close-reason.ts';
 import type { MetricsJson } from './metrics.ts';
 
 /** What a worker thread is started with (workerData). */
@@ -30,14 +30,7 @@ export const MAX_WORKERS = 256;
 export const SERIALS_PER_START = 2 ** 30;
 export const workerOf = (connectionId: number): number => connectionId % MAX_WORKERS;
 
-/** What happened on one connection, in the order it happened. */
-export type ClientEvent =
-  | { readonly kind: 'connect'; readonly id: number; readonly addr: string; readonly ip: string }
-  /** A complete line: carried out by the primary, and it counts as activity. */
-  | { readonly kind: 'command'; readonly id: number; readonly command: Command }
-  /** A framing error before any line is complete (a line too long): answered, not activity. */
-  | { readonly kind: 'framing-error'; readonly id: number; readonly error: ProtocolError }
-  | { readonly kind: 'disconnect'; readonly id: number; readonly reason: CloseReason };
+export type { ClientEvent } from '../room/client-event.ts';
 
 export type WorkerMessage =
   | { readonly type: 'listening' }
@@ -48,9 +41,6 @@ export type WorkerMessage =
   | { readonly type: 'drained' }
   /** The answer to 'metrics-request' with the same id: this worker's metrics, read just now. */
   | { readonly type: 'metrics'; readonly requestId: number; readonly metrics: MetricsJson };
-
-/** `except` of a broadcast to everyone. */
-export const NOBODY = -1;
 
 /** What a worker does for the primary, in order. Bytes are whole CRLF-terminated lines. */
 export type DeliveryOp =

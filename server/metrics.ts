@@ -6,7 +6,7 @@
 
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { KICK_REASONS, type CloseReason } from './close-reason.ts';
+import { KICK_REASONS, type CloseReason } from '../room/close-reason.ts';
 import { packageVersion } from './version.ts';
 
 /** One registry's metrics as prom-client's getMetricsAsJSON gives them: plain data, safe to post. */

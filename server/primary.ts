@@ -14,11 +14,11 @@ import { ChatRoom } from './chat-room.ts';
 import type { ServerConfig } from './config.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { ListenError } from './listen-error.ts';
-import type { CloseReason } from './close-reason.ts';
+import type { CloseReason } from '../room/close-reason.ts';
 import type { Logger } from './log.ts';
 import { SERIALS_PER_START, workerOf, type ClientEvent, type PrimaryMessage, type WorkerMessage, type WorkerSettings } from './messages.ts';
 import { PrimaryMetrics, type MetricsJson } from './metrics.ts';
-import type { Room } from './room.ts';
+import type { Room } from '../room/room.ts';
 
 /** SIGTERM to exit: clients get this long to take their last lines (the issue asks for 5 s in all). */
 const SHUTDOWN_DRAIN_MS = 4000;

@@ -6,7 +6,7 @@ import { createServer, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { formatAddress } from '../protocol/index.ts';
-import { CloseReason } from './close-reason.ts';
+import { CloseReason } from '../room/close-reason.ts';
 import { Connection } from './connection.ts';
 import { OutputTurn } from './output-turn.ts';
 import { createLogger } from './log.ts';

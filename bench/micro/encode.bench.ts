@@ -5,7 +5,8 @@
 import { encodeChat } from '../../protocol/index.ts';
 import { encodeText } from '../../server/bytes.ts';
 import { Dispatcher, type DeliveryTarget } from '../../server/dispatcher.ts';
-import { NOBODY, type DeliveryOp } from '../../server/messages.ts';
+import { NOBODY } from '../../room/delivery.ts';
+import { type DeliveryOp } from '../../server/messages.ts';
 import { addBatched, consume, createBench, runAndReport, type OperationSize } from './harness.ts';
 
 const ADDR = '127.0.0.1:52814';

@@ -9,7 +9,8 @@ import { DEFAULT_MAX_LINE_BYTES, encodeChat } from '../../protocol/index.ts';
 import { encodeText } from '../../server/bytes.ts';
 import { NUMBER_OPTIONS } from '../../server/config.ts';
 import { Connection, type ConnectionHooks } from '../../server/connection.ts';
-import { MAX_WORKERS, NOBODY } from '../../server/messages.ts';
+import { NOBODY } from '../../room/delivery.ts';
+import { MAX_WORKERS } from '../../server/messages.ts';
 import { OutputTurn } from '../../server/output-turn.ts';
 import { createBench, runAndReport, type OperationSize } from './harness.ts';
 

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { checkName, type Command } from '../../protocol/index.ts';
 import { ChatRoom, type Delivery } from '../../server/chat-room.ts';
-import { CloseReason } from '../../server/close-reason.ts';
+import { CloseReason } from '../../room/close-reason.ts';
 
 type Op = [kind: 'admit' | 'broadcast' | 'send' | 'close', ...args: Array<string | number | null>];
 

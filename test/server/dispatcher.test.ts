@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CloseReason } from '../../server/close-reason.ts';
+import { CloseReason } from '../../room/close-reason.ts';
 import { Dispatcher } from '../../server/dispatcher.ts';
-import { MAX_WORKERS, NOBODY, type DeliveryOp } from '../../server/messages.ts';
+import { NOBODY } from '../../room/delivery.ts';
+import { MAX_WORKERS, type DeliveryOp } from '../../server/messages.ts';
 
 const decode = (bytes: Uint8Array | null): string | null => (bytes === null ? null : Buffer.from(bytes).toString('utf8'));
 const readable = (ops: DeliveryOp[]) =>

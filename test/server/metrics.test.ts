@@ -2,7 +2,7 @@
 // and the primary's merge of its own registry with the workers' answers into one scrape.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { CloseReason, KICK_REASONS } from '../../server/close-reason.ts';
+import { CloseReason, KICK_REASONS } from '../../room/close-reason.ts';
 import { createWorkerCounters, PrimaryMetrics, WorkerMetrics } from '../../server/metrics.ts';
 
 const stoppers: Array<{ stop(): void }> = [];

@@ -18,7 +18,7 @@ export interface Refusal {
   readonly message: string;
 }
 
-export class ConnectionLimits {
+export class AdmissionLimits {
   readonly #settings: LimitSettings;
   readonly #onlinePerIp = new Map<string, number>();
 

@@ -4,7 +4,7 @@
 // Pure apart from the logger; the clock and the timer are injected so the tests drive them.
 
 import type { CloseReason } from './close-reason.ts';
-import type { Logger } from './log.ts';
+import type { Log } from './log.ts';
 
 /** Refusals after the first are summed up over this long. */
 export const REFUSAL_SUMMARY_MS = 1000;
@@ -21,14 +21,14 @@ const REAL_CLOCK: RefusalClock = {
 };
 
 export class RefusalLog {
-  readonly #log: Logger;
+  readonly #log: Log;
   readonly #clock: RefusalClock;
   /** Refusals since the last line, by reason; null while no summary is due. */
   #pending: Map<CloseReason, number> | null = null;
   /** Until then, refusals are counted, not logged one by one. */
   #quietUntil = -Infinity;
 
-  constructor(log: Logger, clock: RefusalClock = REAL_CLOCK) {
+  constructor(log: Log, clock: RefusalClock = REAL_CLOCK) {
     this.#log = log;
     this.#clock = clock;
   }

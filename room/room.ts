@@ -3,7 +3,7 @@
 // order, what each client receives through a Delivery (server/chat-room.ts).
 
 import type { WhoEntry } from '../protocol/index.ts';
-import type { ClientEvent } from './messages.ts';
+import type { ClientEvent } from './client-event.ts';
 
 /** What a room is configured with (a ServerConfig has all of it). */
 export interface RoomSettings {

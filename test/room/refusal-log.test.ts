@@ -1,8 +1,8 @@
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { CloseReason } from '../../server/close-reason.ts';
-import { RefusalLog, type RefusalClock } from '../../server/refusal-log.ts';
+import { CloseReason } from '../../room/close-reason.ts';
+import { RefusalLog, type RefusalClock } from '../../room/refusal-log.ts';
 
 /** A clock the test moves, and a timer that fires when the test says time has passed. */
 class FakeClock implements RefusalClock {

@@ -15,8 +15,6 @@ export const CloseReason = {
   Flooding: 'Flooding',
   /** --max-per-ip clients from its IP address were already online. */
   TooManyFromAddress: 'TooManyFromAddress',
-  /** The server is shutting down (SIGINT, SIGTERM). */
-  Shutdown: 'Shutdown',
   /** The worker thread that owned the socket died. */
   WorkerFailed: 'WorkerFailed',
   /** Handling the client's input threw: a bug in chatd, logged with its stack. */

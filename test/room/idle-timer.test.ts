@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IdleTimer, idleWarningLeadSeconds } from '../../server/idle-timer.ts';
+import { IdleTimer, idleWarningLeadSeconds } from '../../room/idle-timer.ts';
 
 describe('IdleTimer', () => {
   it('expires clients in order of their last activity, not of arrival', () => {

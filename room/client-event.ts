@@ -1,0 +1,13 @@
+// What a room hears from the connections: what happened on one of them, in the order it
+// happened. The worker threads make these (server/connection.ts); a room carries them out.
+
+import type { Command, ProtocolError } from '../protocol/index.ts';
+import type { CloseReason } from './close-reason.ts';
+
+export type ClientEvent =
+  | { readonly kind: 'connect'; readonly id: number; readonly addr: string; readonly ip: string }
+  /** A complete line: carried out by the room, and it counts as activity. */
+  | { readonly kind: 'command'; readonly id: number; readonly command: Command }
+  /** A framing error before any line is complete (a line too long): answered, not activity. */
+  | { readonly kind: 'framing-error'; readonly id: number; readonly error: ProtocolError }
+  | { readonly kind: 'disconnect'; readonly id: number; readonly reason: CloseReason };

@@ -1,0 +1,29 @@
+// Where a room's decisions go, and what it reports as they happen. The primary's Dispatcher
+// (server/dispatcher.ts) carries them to the worker threads; the tests record them.
+
+import type { CloseReason } from './close-reason.ts';
+
+/** `except` of a broadcast to everyone. */
+export const NOBODY = -1;
+
+/**
+ * The room's output, by connection id. Calls are in the one global order; an implementation
+ * MUST keep that order for every client it delivers to.
+ */
+export interface Delivery {
+  /** The connection is online: from now on it receives broadcasts. */
+  admit(id: number): void;
+  /** To every online client except `except` (NOBODY: to all). */
+  broadcast(text: string, except: number): void;
+  send(id: number, text: string): void;
+  /** Sends `text` if given, then closes the connection. */
+  close(id: number, text: string | null, reason: CloseReason): void;
+}
+
+/** What the room reports as it happens, for the metrics. Called rarely: never per line. */
+export interface RoomObserver {
+  /** A client was put out by the server, or refused at connect. */
+  onKick(reason: CloseReason): void;
+}
+
+export const NO_OBSERVER: RoomObserver = { onKick: () => {} };
