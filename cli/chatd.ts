@@ -20,8 +20,9 @@ import {
 } from '../server/config.ts';
 import { formatAddress } from '../protocol/index.ts';
 import { createLogger } from '../server/log.ts';
-import { ClusterError, ListenError, startServer, type ServerInputs } from '../server/primary.ts';
+import { ListenError, startServer, type ServerInputs } from '../server/primary.ts';
 import { checkNodeVersion, fail, packageVersion } from './common.ts';
+import { ClusterError, roomFor } from './compose-room.ts';
 
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel, { thread: 'primary' });
   let server;
   try {
-    server = await startServer(config, log, inputs);
+    server = await startServer(config, log, inputs, roomFor(config, inputs.motd));
   } catch (error) {
     if (error instanceof ListenError) fail('chatd', describeListenError(error, config), EXIT_FAILURE);
     if (error instanceof ClusterError) fail('chatd', error.message, EXIT_FAILURE);

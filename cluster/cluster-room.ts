@@ -1,53 +1,32 @@
-// The chat of a node that shares it with other nodes through Redis (docs/CLUSTER.md). It takes
-// ChatRoom's place in the primary thread: the same events from the workers, the same Delivery
-// calls out. What differs is who decides: every change goes to Redis as a script, lands in one
-// stream in one global order, and each node delivers the stream to its own clients as it reads
-// it. Idle timeouts and per-node limits stay here, with the sockets. When the link to Redis is
-// down, the node carries on alone for its own clients and catches up once it is back (§6).
+// The room of a node that shares the chat with other nodes through Redis (docs/CLUSTER.md): the
+// cluster's sequencer. It takes the single node's place in the primary thread (the same events
+// from the workers, the same Delivery out), but a change is decided by Redis: it goes there as a
+// script, lands in one stream in one global order, and this node applies each entry it reads
+// with RoomCore.apply (ClusterStream). Idle timeouts and admission limits stay here, with the
+// sockets. While the link is down, the node decides alone for its own clients (§6).
 
 import { randomBytes } from 'node:crypto';
 import {
   clusterUnavailable,
-  encodeAnnouncement,
-  encodeChat,
-  encodeError,
-  encodeGreeting,
-  encodeLogin,
-  encodeLogout,
-  encodeMsgOk,
-  encodePrivate,
-  encodeRenamed,
+  dispatchCommand,
   encodeRenameOk,
-  encodeTimedOut,
   encodeWho,
-  idleTimeout,
   nameKeys,
   nameTaken,
   noSuchUser,
-  type Command,
+  type CommandHandlers,
   type ProtocolError,
   type WhoEntry,
 } from '../protocol/index.ts';
-import { logLeave, type Delivery, type RoomObserver } from '../server/chat-room.ts';
+import type { ClientEvent } from '../room/client-event.ts';
 import { CloseReason } from '../room/close-reason.ts';
-import { AdmissionLimits, type Refusal } from '../room/admission-limits.ts';
-import type { IdleTimer } from '../room/idle-timer.ts';
-import { RefusalLog } from '../room/refusal-log.ts';
-import type { Logger } from '../server/log.ts';
-import type { ClusterStatus } from '../server/metrics.ts';
-import { NOBODY } from '../room/delivery.ts';
-import { workerOf, type ClientEvent } from '../server/messages.ts';
-import type { Room, RoomSettings } from '../room/room.ts';
-import { idleTimerFor, RoomTexts } from '../room/room-texts.ts';
-import { nodeOfClient, parseEntry, type Entry, type LeaveWhy } from './entries.ts';
-import { ClusterError, RedisLink, RedisStallError, type RawEntry } from './redis-link.ts';
-import { ReplyQueue, type PendingStep } from './reply-queue.ts';
-import { Roster } from './roster.ts';
-import type { ScriptName } from './scripts.ts';
-import { compareStreamIds, STREAM_START, type StreamId } from './stream-id.ts';
-
-/** Kinds of entries that a node which showed them during an outage skips when they come back. */
-const SHOWN_ONCE: ReadonlySet<Entry['kind']> = new Set(['chat', 'private', 'announce', 'rename']);
+import type { Log } from '../room/log.ts';
+import { RoomCore, type LocalClient, type RoomParts } from '../room/room-core.ts';
+import type { LinkStatus, Room, RoomSettings } from '../room/room.ts';
+import { ClusterError, RedisStallError, type ClusterLink } from './cluster-link.ts';
+import { ClusterRequests } from './cluster-requests.ts';
+import { ClusterStream } from './cluster-stream.ts';
+import { ReplyQueue } from './reply-queue.ts';
 
 /** A node renews its heartbeat this often… */
 export const HEARTBEAT_MS = 1000;
@@ -55,112 +34,68 @@ export const HEARTBEAT_MS = 1000;
 export const NODE_TTL_MS = 4000;
 /** Entries stay in the stream at least this long, for a node back from a blip (docs/CLUSTER.md §7). */
 export const RETENTION_MS = 30_000;
-/** Entries taken from the stream per read. */
-const READ_COUNT = 5000;
-const READ_BLOCK_MS = 1000;
-/** After a failed read, the next try (the link's own reconnecting paces the rest). */
-const READ_RETRY_MS = 200;
 /** How long a stopping node waits for Redis to take its clients out. */
 const LEAVE_TIMEOUT_MS = 1000;
 
 export const LINK_DOWN_NOTICE = 'the link to the other chat servers is down; until it is back, your lines reach only the people on this server';
 export const LINK_UP_NOTICE = 'the link to the other chat servers is back';
 
-export interface ClusterSettings extends RoomSettings {
-  readonly redisUrl: string;
-}
-
-interface LocalClient {
-  readonly id: number;
-  /** `NODE/ID`: how Redis and the other nodes name this client. */
-  readonly key: string;
-  readonly addr: string;
-  readonly ip: string;
-  /**
-   * Its name as its own stream last showed it (its address until its login). Kept here, not only
-   * in the roster: a node given up for dead loses its clients from the roster and must still
-   * register them again under their names.
-   */
-  name: string;
-  /** Receives broadcasts: set when its login is delivered (from the stream, or locally). */
-  isAdmitted: boolean;
-  /** Its leave has been decided: further lines from it are dropped. */
-  isLeaving: boolean;
+/** One of this node's clients: its client key is `NODE/ID`, how Redis and the other nodes name it. */
+export interface ClusterClient extends LocalClient<string> {
+  /** Its replies, in the order of its commands (cluster/reply-queue.ts). */
   readonly replies: ReplyQueue;
 }
 
-interface RequestHandlers {
-  /** The script's status (ok, taken, nouser…), once the stream has been read up to its answer. */
-  readonly onReply?: (status: string) => void;
-  /** Carries the request out on this node alone: the link is down, or dropped before Redis answered. */
-  readonly local: () => void;
-  /**
-   * Shows the effect of a request that Redis did carry out but whose entry this node had not read
-   * when the link dropped (default: `local`, when that is the same thing).
-   */
-  readonly landed?: () => void;
+/** What the cluster room is given: the link to Redis is made outside, so the tests give a fake. */
+export interface ClusterParts extends RoomParts {
+  readonly link: ClusterLink;
+  /** This node's id in the cluster (default: newNodeId()). */
+  readonly node?: string;
+  /** Timers for the heartbeat and the stream's retries (default: the real ones). */
+  readonly timers?: ClusterTimers;
 }
 
-/** What a script answers: a status, then the stream id to wait for, then script-specific values. */
-type ScriptReply = readonly [string, StreamId, ...(string | number)[]];
+export interface ClusterTimers {
+  every(run: () => void, ms: number): { stop(): void };
+  /** Resolves after `ms`; MUST NOT keep the process alive. */
+  delay(ms: number): Promise<void>;
+}
 
-export class ClusterRoom implements Room, ClusterStatus {
-  readonly #settings: ClusterSettings;
-  readonly #delivery: Delivery;
-  readonly #log: Logger;
-  readonly #observer: RoomObserver;
-  readonly #link: RedisLink;
-  /** This node's id in the cluster: new at every start, so a restarted node never meets its old entries. */
-  readonly #node = randomBytes(6).toString('hex');
-  readonly #roster = new Roster();
-  readonly #idle: IdleTimer;
-  readonly #local = new Map<number, LocalClient>();
-  readonly #localByKey = new Map<string, LocalClient>();
-  readonly #limits: AdmissionLimits;
-  readonly #refusals: RefusalLog;
-  readonly #texts: RoomTexts;
-  /** Clients whose replies wait for the stream. */
-  readonly #waiting = new Set<LocalClient>();
-  /**
-   * Requests that failed with the link and were carried out locally: if Redis did run them after
-   * all, their entries come back through the stream and must not be delivered here twice.
-   */
-  readonly #doneLocally = new Set<number>();
-  /**
-   * This node's requests that Redis carried out and whose entries this node has not read yet, by
-   * sequence number (in order). Should the link drop now, they are shown here at once: their
-   * entries come back only after the outage, behind lines said during it.
-   */
-  readonly #unread = new Map<number, { readonly after: StreamId; readonly show: () => void }>();
-  /** Where this node has read the stream up to; every entry up to it has been delivered. */
-  #position: StreamId = STREAM_START;
-  #seq = 0;
-  #heartbeat: NodeJS.Timeout | undefined;
+export const REAL_TIMERS: ClusterTimers = {
+  every(run, ms) {
+    const interval = setInterval(run, ms);
+    return { stop: () => clearInterval(interval) };
+  },
+  delay: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
+};
+
+export class ClusterRoom implements Room, LinkStatus {
+  readonly #core: RoomCore<string, ClusterClient>;
+  readonly #link: ClusterLink;
+  readonly #log: Log;
+  readonly #node: string;
+  readonly #timers: ClusterTimers;
+  readonly #requests: ClusterRequests;
+  readonly #stream: ClusterStream;
+  #heartbeat: { stop(): void } | undefined;
   #isStopped = false;
   #linkLosses = 0;
   /** Resyncs sent so far: a heartbeat sent before the latest one may say `lost` and is old news. */
   #resyncs = 0;
-  #readLoop: Promise<void> = Promise.resolve();
 
-  constructor(settings: ClusterSettings, delivery: Delivery, log: Logger, observer: RoomObserver) {
-    this.#settings = settings;
-    this.#delivery = delivery;
-    this.#log = log.child({ node: this.#node });
-    this.#observer = observer;
-    this.#idle = idleTimerFor(settings);
-    this.#limits = new AdmissionLimits(settings);
-    this.#refusals = new RefusalLog(this.#log);
-    this.#texts = new RoomTexts(settings);
-    this.#link = new RedisLink(settings.redisUrl, this.#log);
+  constructor(settings: RoomSettings, parts: ClusterParts) {
+    this.#node = parts.node ?? newNodeId();
+    this.#log = parts.log.child({ node: this.#node });
+    this.#core = new RoomCore(settings, { ...parts, log: this.#log });
+    this.#link = parts.link;
+    this.#timers = parts.timers ?? REAL_TIMERS;
+    this.#stream = new ClusterStream(this.#node, this.#core, this.#link, this.#log, this.#timers);
+    this.#requests = new ClusterRequests(this.#node, this.#core, this.#link, this.#stream, this.#log);
+    this.#stream.onRead = () => this.#requests.caughtUp();
   }
 
-  get node(): string {
-    return this.#node;
-  }
-
-  /** A new message of the day for those who connect from now on (SIGHUP). */
-  setMotd(lines: readonly string[]): void {
-    this.#texts.setMotd(lines);
+  get link(): LinkStatus {
+    return this;
   }
 
   get isLinkUp(): boolean {
@@ -173,16 +108,15 @@ export class ClusterRoom implements Room, ClusterStatus {
 
   /** Everyone online across the cluster, as this node has read it. */
   get online(): number {
-    return this.#roster.size;
+    return this.#core.members.size;
   }
 
   /** Connects, registers this node, reads who is online and starts following the stream. */
   async start(): Promise<void> {
     await this.#link.connect({ onUp: () => this.#linkUp(), onDown: () => this.#linkDown() });
-    let snapshot: string[];
     try {
-      await this.#link.run('resync', [this.#node, NODE_TTL_MS, this.#position, 0]);
-      snapshot = (await this.#link.run('snapshot', [])) as string[];
+      await this.#link.run('resync', [this.#node, NODE_TTL_MS, this.#stream.position, 0]);
+      this.#stream.startFrom((await this.#link.run('snapshot', [])) as string[]);
     } catch (error) {
       await this.#link.close();
       if (error instanceof RedisStallError) {
@@ -191,12 +125,9 @@ export class ClusterRoom implements Room, ClusterStatus {
       // A Redis that takes connections but not scripts: read-only replica, ACLs, a proxy…
       throw new ClusterError(`Redis at ${this.#link.displayUrl} refused chatd's scripts (${(error as Error).message})`);
     }
-    this.#position = snapshot[0]!;
-    for (let i = 1; i + 2 < snapshot.length; i += 3) this.#roster.set(snapshot[i]!, snapshot[i + 1]!, snapshot[i + 2]!);
-    this.#readLoop = this.#follow();
-    this.#heartbeat = setInterval(() => this.#beat(), HEARTBEAT_MS);
+    this.#heartbeat = this.#timers.every(() => this.#beat(), HEARTBEAT_MS);
     this.#log.info(
-      { event: 'cluster-joined', redis: this.#link.displayUrl, online: this.#roster.size },
+      { event: 'cluster-joined', redis: this.#link.displayUrl, online: this.#core.members.size },
       `joined the cluster through ${this.#link.displayUrl}`,
     );
   }
@@ -205,331 +136,146 @@ export class ClusterRoom implements Room, ClusterStatus {
   async stop(): Promise<void> {
     if (this.#isStopped) return;
     this.#isStopped = true;
-    clearInterval(this.#heartbeat);
+    this.#stream.stop();
+    this.#heartbeat?.stop();
     if (this.#link.isUp) {
-      await Promise.race([this.#link.run('leaveNode', [this.#node]).catch(() => {}), delay(LEAVE_TIMEOUT_MS)]);
+      await Promise.race([this.#link.run('leaveNode', [this.#node]).catch(() => {}), this.#timers.delay(LEAVE_TIMEOUT_MS)]);
     }
     await this.#link.close();
-    await this.#readLoop;
+    await this.#stream.stopped;
+  }
+
+  setMotd(lines: readonly string[]): void {
+    this.#core.texts.setMotd(lines);
   }
 
   handle(event: ClientEvent, now: number): void {
+    const core = this.#core;
     switch (event.kind) {
       case 'connect':
         return this.#connect(event.id, event.addr, event.ip, now);
       case 'command': {
-        const client = this.#local.get(event.id);
+        const client = core.local(event.id);
         if (client === undefined || client.isLeaving) return;
-        this.#idle.touch(event.id, now);
-        return this.#command(client, event.command);
+        core.touch(client, now);
+        return dispatchCommand(this.#commands, client, event.command);
       }
       case 'framing-error': {
-        const client = this.#local.get(event.id);
-        if (client !== undefined && !client.isLeaving) this.#replyLocally(client, event.error);
+        const client = core.local(event.id);
+        if (client !== undefined && !client.isLeaving) this.#replyError(client, event.error);
         return;
       }
-      case 'disconnect':
-        return this.#disconnect(event.id, event.reason);
+      case 'disconnect': {
+        const client = core.local(event.id);
+        // Gone already, or its leave is on its way (quit, timeout): that leave closes it.
+        if (client === undefined || client.isLeaving) return;
+        return this.#leave(client, event.reason, 'left');
+      }
     }
   }
 
   expireIdle(now: number): number | undefined {
-    for (const id of this.#idle.takeExpired(now)) {
-      const client = this.#local.get(id);
-      if (client === undefined || client.isLeaving) continue;
-      client.isLeaving = true;
-      this.#logLeave(client, CloseReason.IdleTimeout);
-      this.#request(client, 'leave', [client.key, 'timeout'], { local: () => this.#timeOutLocally(client) });
-    }
-    // The warning is this node's own notice to its client: it needs nobody else's order.
-    for (const id of this.#idle.takeWarnings(now)) {
-      const client = this.#local.get(id);
-      if (client !== undefined && client.isAdmitted && !client.isLeaving) this.#delivery.send(id, this.#texts.idleWarning);
-    }
-    return this.#idle.nextDeadline();
+    for (const client of this.#core.takeIdle(now)) this.#leave(client, CloseReason.IdleTimeout, 'timeout');
+    return this.#core.nextIdleDeadline();
   }
 
   nextIdleDeadline(): number | undefined {
-    return this.#idle.nextDeadline();
+    return this.#core.nextIdleDeadline();
   }
 
-  dropWorker(isOnWorker: (id: number) => boolean): void {
-    for (const id of [...this.#local.keys()]) if (isOnWorker(id)) this.#disconnect(id, CloseReason.WorkerFailed);
+  dropConnections(isLost: (id: number) => boolean): void {
+    for (const client of [...this.#core.locals()]) {
+      if (isLost(client.id) && !client.isLeaving) this.#leave(client, CloseReason.WorkerFailed, 'left');
+    }
   }
 
   who(): WhoEntry[] {
-    return [...this.#roster.values()].map(({ addr, name }) => ({ addr, name }));
+    return this.#core.who();
   }
 
   announce(text: string): number {
-    const seq = ++this.#seq;
-    const show = (): void => this.#delivery.broadcast(encodeAnnouncement(text), NOBODY);
-    if (!this.#link.isUp) {
-      show();
-      return this.#roster.size;
-    }
-    this.#link.run('announce', [this.#node, seq, text]).then(
-      (raw) => {
-        const [, after] = raw as ScriptReply;
-        if (compareStreamIds(after, this.#position) > 0) this.#unread.set(seq, { after, show });
-      },
-      () => {
-        this.#doneLocally.add(seq);
-        show();
-      },
-    );
-    return this.#roster.size;
+    this.#requests.announce(text);
+    return this.#core.members.size;
   }
 
-  // ── local events ──────────────────────────────────────────────────────────────────────────
+  // ── this node's clients ──────────────────────────────────────────────────────────────────
 
   #connect(id: number, addr: string, ip: string, now: number): void {
-    // The limits count this node's clients: each node guards its own sockets and memory.
-    const refusal = this.#limits.admit(ip, this.#local.size);
-    if (refusal !== null) return this.#refuse(id, addr, refusal);
-    const client: LocalClient = { id, key: `${this.#node}/${id}`, addr, ip, name: addr, isAdmitted: false, isLeaving: false, replies: new ReplyQueue() };
-    this.#local.set(id, client);
-    this.#localByKey.set(client.key, client);
-    this.#idle.touch(id, now);
-    this.#log.info({ event: 'connect', addr, worker: workerOf(id), online: this.#local.size }, 'client connected');
-    // Its login, admission and greeting come back through the stream (#applyLogin).
-    this.#request(client, 'join', [client.key, addr, addr, ...keysOf(addr)], { local: () => this.#joinLocally(client) });
-  }
-
-  #command(client: LocalClient, command: Command): void {
-    switch (command.type) {
-      case 'empty':
-        return;
-      case 'text':
-        return this.#request(client, 'say', [client.key, command.text], { local: () => this.#sayLocally(client, command.text) });
-      case 'who':
-        return this.#replyLater(client, () => this.#delivery.send(client.id, encodeWho(this.#roster.values())));
-      case 'rename':
-        return this.#rename(client, command.name);
-      case 'msg':
-        return this.#request(client, 'msg', [client.key, ...keysOf(command.to), command.text], {
-          onReply: (status) => status === 'nouser' && this.#reply(client, noSuchUser(command.to)),
-          local: () => this.#privateLocally(client, command.to, command.text),
-        });
-      case 'quit':
-        client.isLeaving = true;
-        this.#idle.remove(client.id);
-        this.#logLeave(client, CloseReason.Quit);
-        return this.#request(client, 'leave', [client.key, 'quit'], { local: () => this.#leaveLocally(client, CloseReason.Quit) });
-      case 'help':
-        return this.#replyLater(client, () => this.#delivery.send(client.id, this.#texts.help));
-      case 'invalid':
-        return this.#replyLocally(client, command.error);
-    }
-  }
-
-  #rename(client: LocalClient, name: string): void {
-    this.#request(client, 'rename', [client.key, name, ...keysOf(name)], {
-      onReply: (status) => {
-        // As ChatRoom: the name it already has is answered without telling anyone.
-        if (status === 'same' && this.#local.get(client.id) === client) this.#delivery.send(client.id, encodeRenameOk());
-        if (status === 'taken') this.#reply(client, nameTaken(name));
+    if (!this.#core.admits(id, addr, ip)) return;
+    const key = `${this.#node}/${id}`;
+    const client: ClusterClient = { id, client: key, addr, ip, name: addr, isAdmitted: false, isLeaving: false, replies: new ReplyQueue() };
+    this.#core.enter(client, now);
+    // Its login, admission and greeting come back through the stream.
+    this.#requests.send(client, 'join', [key, addr, addr, ...keysOf(addr)], {
+      local: () => {
+        if (this.#core.local(id) === client && !client.isAdmitted) this.#core.apply({ kind: 'login', client: key, addr, name: addr });
       },
-      // Uniqueness across the cluster cannot be checked without Redis.
-      local: () => this.#reply(client, clusterUnavailable()),
-      landed: () => this.#renameLocally(client, name),
     });
   }
 
-  #disconnect(id: number, reason: CloseReason): void {
-    const client = this.#local.get(id);
-    if (client === undefined) return;
-    this.#forget(client);
-    if (client.isLeaving) return; // its leave is already on its way (quit, timeout)
-    client.isLeaving = true;
-    this.#logLeave(client, reason);
-    this.#request(client, 'leave', [client.key, 'left'], { local: () => this.#leaveLocally(client, reason) });
-  }
-
-  #refuse(id: number, addr: string, refusal: Refusal): void {
-    this.#delivery.close(id, encodeError(refusal.error), refusal.reason);
-    this.#refusals.refused(addr, refusal.reason, refusal.message);
-    this.#observer.onKick(refusal.reason);
-  }
-
-  /** The socket is gone (or going): nothing more is sent to it, and it no longer counts here. */
-  #forget(client: LocalClient): void {
-    if (this.#local.get(client.id) !== client) return;
-    this.#local.delete(client.id);
-    this.#localByKey.delete(client.key);
-    this.#waiting.delete(client);
-    this.#idle.remove(client.id);
-    this.#limits.release(client.ip);
-  }
-
-  // ── requests to Redis, and replies in order ──────────────────────────────────────────────
+  /** What each command does in a cluster: sent to Redis, with what to do on this node alone. */
+  readonly #commands: CommandHandlers<ClusterClient> = {
+    empty: () => {},
+    text: (client, { text }) =>
+      this.#requests.send(client, 'say', [client.client, text], {
+        local: () => {
+          const member = this.#core.members.get(client.client);
+          if (member !== undefined) this.#core.apply({ kind: 'chat', addr: member.addr, name: member.name, text });
+        },
+      }),
+    who: (client) => this.#requests.later(client, () => this.#core.send(client, encodeWho(this.#core.members.values()))),
+    rename: (client, { name }) =>
+      this.#requests.send(client, 'rename', [client.client, name, ...keysOf(name)], {
+        onReply: (status) => {
+          // As on one node: the name it already has is confirmed without telling anyone.
+          if (status === 'same') this.#core.send(client, encodeRenameOk());
+          if (status === 'taken') this.#core.replyError(client, nameTaken(name));
+        },
+        // Uniqueness across the cluster cannot be checked without Redis.
+        local: () => this.#core.replyError(client, clusterUnavailable()),
+        landed: () => {
+          const before = this.#core.members.get(client.client);
+          if (before === undefined || before.name === name) return;
+          this.#core.apply({ kind: 'rename', client: client.client, addr: before.addr, name: before.name, newName: name });
+        },
+      }),
+    msg: (client, { to, text }) =>
+      this.#requests.send(client, 'msg', [client.client, ...keysOf(to), text], {
+        onReply: (status) => status === 'nouser' && this.#core.replyError(client, noSuchUser(to)),
+        local: () => this.#privateLocally(client, to, text),
+      }),
+    quit: (client) => this.#leave(client, CloseReason.Quit, 'quit'),
+    help: (client) => this.#requests.later(client, () => this.#core.send(client, this.#core.texts.help)),
+    invalid: (client, { error }) => this.#replyError(client, error),
+  };
 
   /**
-   * Sends a script for `client` and queues its reply step, which runs once the stream has been
-   * read as far as the script's answer says (ReplyQueue).
+   * Decides a leave on this node's side: quit, closed, idle (`timeout`) or its worker lost. The
+   * connection stays until the leave is applied, so a half-closed client still gets the replies
+   * before it, then is closed.
    */
-  #request(client: LocalClient, script: ScriptName, args: readonly (string | number)[], handlers: RequestHandlers): void {
-    const seq = ++this.#seq;
-    const step: PendingStep = client.replies.pending();
-    const onReply = handlers.onReply ?? (() => {});
-    if (!this.#link.isUp) {
-      step.complete(null, handlers.local);
-      return this.#runReplies(client);
-    }
-    this.#link.run(script, [this.#node, seq, ...args]).then(
-      (raw) => {
-        const [status, after] = raw as ScriptReply;
-        if (status === 'ok' && compareStreamIds(after, this.#position) > 0) {
-          this.#unread.set(seq, { after, show: handlers.landed ?? handlers.local });
-        }
-        step.complete(after, () => onReply(status));
-        this.#runReplies(client);
-      },
-      (error: unknown) => {
-        this.#log.debug({ err: error, script }, 'cluster request failed; carried out on this node');
-        // Redis may have run it before the link dropped: then its entry must not show here twice.
-        if (handlers.landed === undefined) this.#doneLocally.add(seq);
-        step.complete(null, handlers.local);
-        this.#runReplies(client);
-      },
-    );
+  #leave(client: ClusterClient, reason: CloseReason, why: 'quit' | 'left' | 'timeout'): void {
+    this.#core.startLeaving(client, reason);
+    const applyHere = (): void => this.#core.apply(why === 'timeout' ? { kind: 'timeout', client: client.client } : { kind: 'leave', client: client.client, reason });
+    this.#requests.send(client, 'leave', [client.client, why], {
+      // Redis no longer knew it (its node was given up for dead meanwhile): no entry comes back.
+      onReply: (status) => status === 'gone' && applyHere(),
+      local: applyHere,
+    });
   }
 
-  /** A reply that needs no script, in order behind the client's earlier ones. */
-  #replyLater(client: LocalClient, reply: () => void): void {
-    client.replies.local(reply);
-    this.#runReplies(client);
+  /** A private message while the link is down reaches only this node's clients. */
+  #privateLocally(client: ClusterClient, to: string, text: string): void {
+    const sender = this.#core.members.get(client.client);
+    if (sender === undefined) return;
+    const recipient = this.#core.members.findByName(to);
+    if (recipient === undefined) return this.#core.replyError(client, noSuchUser(to));
+    if (this.#core.localOf(recipient.client) === undefined) return this.#core.replyError(client, clusterUnavailable());
+    this.#core.apply({ kind: 'private', from: client.client, to: recipient.client, addr: sender.addr, name: sender.name, text });
   }
 
-  #replyLocally(client: LocalClient, error: ProtocolError): void {
-    this.#replyLater(client, () => this.#reply(client, error));
-  }
-
-  #reply(client: LocalClient, error: ProtocolError): void {
-    if (this.#local.get(client.id) === client) this.#delivery.send(client.id, encodeError(error));
-  }
-
-  #runReplies(client: LocalClient): void {
-    client.replies.run(this.#link.isUp ? this.#position : null);
-    if (client.replies.isEmpty) this.#waiting.delete(client);
-    else if (this.#local.get(client.id) === client) this.#waiting.add(client);
-  }
-
-  // ── the stream ───────────────────────────────────────────────────────────────────────────
-
-  async #follow(): Promise<void> {
-    while (!this.#isStopped) {
-      let batch: RawEntry[];
-      try {
-        batch = await this.#link.read(this.#position, READ_COUNT, READ_BLOCK_MS);
-      } catch (error) {
-        if (this.#isStopped) return;
-        this.#log.debug({ err: error }, 'reading the cluster stream failed; retrying');
-        await delay(READ_RETRY_MS);
-        continue;
-      }
-      if (!this.#link.isUp) {
-        // While the node is alone, a read that still arrives (the two connections do not drop at
-        // the same instant) waits: applied now, an older entry of another node could land after
-        // this node's own lines that #linkDown has just shown. Read again once the link is back.
-        await delay(READ_RETRY_MS);
-        continue;
-      }
-      for (const [id, fields] of batch) {
-        this.#position = id;
-        try {
-          this.#apply(parseEntry(id, fields));
-        } catch (error) {
-          // An entry this node cannot read is logged and skipped: the chat goes on.
-          this.#log.error({ err: error, id }, 'could not apply a cluster stream entry; skipped');
-        }
-      }
-      if (batch.length === 0) continue;
-      for (const [seq, { after }] of this.#unread) {
-        if (compareStreamIds(after, this.#position) > 0) break;
-        this.#unread.delete(seq);
-      }
-      for (const client of [...this.#waiting]) this.#runReplies(client);
-    }
-  }
-
-  #apply(entry: Entry): void {
-    const isMine = entry.node === this.#node;
-    // Already shown here while the link was down. (A login or leave shown then is in the roster
-    // already, which makes its entry no news below.)
-    if (isMine && this.#doneLocally.delete(entry.seq) && SHOWN_ONCE.has(entry.kind)) return;
-    switch (entry.kind) {
-      case 'login':
-        return this.#applyLogin(entry.client, entry.addr, entry.name);
-      case 'chat':
-        return this.#delivery.broadcast(encodeChat(entry.addr, entry.name, entry.text), NOBODY);
-      case 'rename': {
-        this.#roster.set(entry.client, entry.addr, entry.newName);
-        const owner = this.#localByKey.get(entry.client);
-        if (owner !== undefined) {
-          owner.name = entry.newName;
-          this.#delivery.send(owner.id, encodeRenameOk());
-          this.#log.info({ event: 'rename', addr: entry.addr, from: entry.name, to: entry.newName }, 'client renamed');
-        }
-        return this.#delivery.broadcast(encodeRenamed(entry.addr, entry.name, entry.newName), owner?.id ?? NOBODY);
-      }
-      case 'private': {
-        const recipient = this.#localByKey.get(entry.to);
-        if (recipient !== undefined) this.#delivery.send(recipient.id, encodePrivate(entry.addr, entry.name, entry.text));
-        const sender = this.#localByKey.get(entry.client);
-        if (sender !== undefined) this.#delivery.send(sender.id, encodeMsgOk());
-        return;
-      }
-      case 'logout':
-        return this.#applyLogout(entry.client, entry.addr, entry.name, entry.why);
-      case 'timeout': {
-        if (this.#roster.remove(entry.client) === undefined) return;
-        const owner = this.#localByKey.get(entry.client);
-        this.#delivery.broadcast(encodeTimedOut(entry.addr, entry.name), owner?.id ?? NOBODY);
-        if (owner !== undefined) {
-          this.#forget(owner);
-          this.#delivery.close(owner.id, encodeError(idleTimeout(this.#settings.idleTimeoutSeconds)), CloseReason.IdleTimeout);
-        }
-        return;
-      }
-      case 'announce':
-        return this.#delivery.broadcast(encodeAnnouncement(entry.text), NOBODY);
-    }
-  }
-
-  #applyLogin(key: string, addr: string, name: string): void {
-    const known = this.#roster.get(key);
-    this.#roster.set(key, addr, name);
-    const owner = this.#localByKey.get(key);
-    if (owner !== undefined) owner.name = name;
-    const isNew = owner !== undefined && !owner.isAdmitted;
-    if (isNew) {
-      owner.isAdmitted = true;
-      this.#delivery.admit(owner.id);
-    }
-    // A login this node has already shown (a resync after a blip) is not news.
-    if (known === undefined || known.name !== name) this.#delivery.broadcast(encodeLogin(addr, name), NOBODY);
-    if (isNew) {
-      this.#delivery.send(owner.id, encodeGreeting(addr, name));
-      if (this.#texts.motd !== '') this.#delivery.send(owner.id, this.#texts.motd);
-    }
-  }
-
-  #applyLogout(key: string, addr: string, name: string, why: LeaveWhy): void {
-    const owner = this.#localByKey.get(key);
-    if (owner !== undefined && (why === 'node-lost' || why === 'node-stopped')) {
-      // This node was given up for dead while its clients were still here (a stall, a long
-      // blip). For the other nodes they left; here they never did, so nobody here is told, and
-      // the next heartbeat finds the node unknown and registers them again (their `login` is
-      // then no news here either: the roster still has them).
-      return;
-    }
-    if (owner !== undefined) {
-      this.#forget(owner);
-      this.#delivery.close(owner.id, null, why === 'quit' ? CloseReason.Quit : CloseReason.ClientClosed);
-    }
-    // Already shown here while the link was down: not news.
-    if (this.#roster.remove(key) !== undefined) this.#delivery.broadcast(encodeLogout(addr, name), NOBODY);
+  #replyError(client: ClusterClient, error: ProtocolError): void {
+    this.#requests.later(client, () => this.#core.replyError(client, error));
   }
 
   // ── the link ─────────────────────────────────────────────────────────────────────────────
@@ -537,7 +283,7 @@ export class ClusterRoom implements Room, ClusterStatus {
   #beat(): void {
     if (!this.#link.isUp) return;
     const resyncsBefore = this.#resyncs;
-    this.#link.run('heartbeat', [this.#node, NODE_TTL_MS, this.#position, RETENTION_MS]).then(
+    this.#link.run('heartbeat', [this.#node, NODE_TTL_MS, this.#stream.position, RETENTION_MS]).then(
       (reply) => {
         if ((reply as string[])[0] !== 'lost') return;
         // #10: Redis answers one connection in order, so every heartbeat sent before a resync
@@ -554,12 +300,12 @@ export class ClusterRoom implements Room, ClusterStatus {
   /** Tells Redis again which clients this node has, under the names this node knows them by. */
   #resync(): void {
     this.#resyncs++;
-    const args: (string | number)[] = [this.#node, NODE_TTL_MS, this.#position, ++this.#seq];
-    for (const client of this.#local.values()) {
+    const args: (string | number)[] = [this.#node, NODE_TTL_MS, this.#stream.position, this.#requests.nextSeq()];
+    for (const client of this.#core.locals()) {
       // Also those whose join is still on its way: Redis may have run it already (then this skips
       // them) or will run it after this (then the join finds them there).
       if (client.isLeaving) continue;
-      args.push(client.key, client.addr, client.name, ...keysOf(client.name));
+      args.push(client.client, client.addr, client.name, ...keysOf(client.name));
     }
     this.#link.run('resync', args).catch((error: unknown) => this.#log.warn({ err: error }, 'resync failed; retried when the link is back'));
   }
@@ -568,88 +314,26 @@ export class ClusterRoom implements Room, ClusterStatus {
     if (this.#isStopped) return;
     this.#linkLosses++;
     this.#log.warn({ event: 'cluster-link-down' }, 'lost the link to Redis; serving this node\'s clients alone');
-    // What Redis took from this node but this node has not read yet goes out now, in order.
-    for (const [seq, { show }] of this.#unread) {
-      this.#doneLocally.add(seq);
-      show();
-    }
-    this.#unread.clear();
-    this.#delivery.broadcast(encodeAnnouncement(LINK_DOWN_NOTICE), NOBODY);
-    for (const client of [...this.#waiting]) this.#runReplies(client);
+    this.#requests.linkDown();
+    this.#core.apply({ kind: 'announce', text: LINK_DOWN_NOTICE });
+    this.#requests.caughtUp();
   }
 
   #linkUp(): void {
     if (this.#isStopped) return;
     this.#log.warn({ event: 'cluster-link-up' }, 'the link to Redis is back');
     this.#resync();
-    this.#delivery.broadcast(encodeAnnouncement(LINK_UP_NOTICE), NOBODY);
+    this.#core.apply({ kind: 'announce', text: LINK_UP_NOTICE });
   }
+}
 
-  // ── carried out on this node alone, while the link is down ──────────────────────────────
-
-  #joinLocally(client: LocalClient): void {
-    if (this.#local.get(client.id) !== client || client.isAdmitted) return;
-    this.#applyLogin(client.key, client.addr, client.addr);
-  }
-
-  #sayLocally(client: LocalClient, text: string): void {
-    const member = this.#roster.get(client.key);
-    if (member !== undefined) this.#delivery.broadcast(encodeChat(member.addr, member.name, text), NOBODY);
-  }
-
-  /** A rename Redis granted, shown before its entry comes back. */
-  #renameLocally(client: LocalClient, name: string): void {
-    const before = this.#roster.get(client.key);
-    if (before === undefined || before.name === name) return;
-    this.#roster.set(client.key, before.addr, name);
-    client.name = name;
-    const isHere = this.#local.get(client.id) === client;
-    if (isHere) this.#delivery.send(client.id, encodeRenameOk());
-    this.#delivery.broadcast(encodeRenamed(before.addr, before.name, name), isHere ? client.id : NOBODY);
-  }
-
-  #privateLocally(client: LocalClient, to: string, text: string): void {
-    const member = this.#roster.get(client.key);
-    const recipient = this.#roster.findByName(to);
-    if (member === undefined) return;
-    if (recipient === undefined) return this.#reply(client, noSuchUser(to));
-    const local = this.#localByKey.get(recipient.client);
-    if (local === undefined || nodeOfClient(recipient.client) !== this.#node) return this.#reply(client, clusterUnavailable());
-    this.#delivery.send(local.id, encodePrivate(member.addr, member.name, text));
-    this.#delivery.send(client.id, encodeMsgOk());
-  }
-
-  #leaveLocally(client: LocalClient, reason: CloseReason): void {
-    const member = this.#roster.remove(client.key);
-    if (this.#local.get(client.id) === client) {
-      this.#forget(client);
-      this.#delivery.close(client.id, null, reason);
-    }
-    if (member !== undefined) this.#delivery.broadcast(encodeLogout(member.addr, member.name), NOBODY);
-  }
-
-  #timeOutLocally(client: LocalClient): void {
-    const member = this.#roster.remove(client.key);
-    if (member !== undefined) this.#delivery.broadcast(encodeTimedOut(member.addr, member.name), client.id);
-    if (this.#local.get(client.id) === client) {
-      this.#forget(client);
-      this.#delivery.close(client.id, encodeError(idleTimeout(this.#settings.idleTimeoutSeconds)), CloseReason.IdleTimeout);
-    }
-  }
-
-  #logLeave(client: LocalClient, reason: CloseReason): void {
-    // `online`: this node's clients once this one is gone, as a single node counts them.
-    const online = this.#local.size - (this.#local.has(client.id) ? 1 : 0);
-    logLeave(this.#log, this.#observer, { addr: client.addr, name: client.name, online }, reason);
-  }
+/** A node id: new at every start, so a restarted node never meets its old entries. */
+export function newNodeId(): string {
+  return randomBytes(6).toString('hex');
 }
 
 /** A name's two keys as the scripts take them: folded, then skeleton (cluster/scripts.ts). */
 function keysOf(name: string): [string, string] {
   const keys = nameKeys(name);
   return [keys.folded, keys.skeleton];
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -8,30 +8,11 @@
 
 import { performance } from 'node:perf_hooks';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { Logger } from '../server/log.ts';
+import type { Log } from '../room/log.ts';
+import { ClusterError, RedisStallError, type ClusterLink, type LinkListener, type RawEntry } from './cluster-link.ts';
 import { SCRIPTS, type ScriptName } from './scripts.ts';
 import { CHECK_EVERY_MS, STALL_TIMEOUT_MS, StallDetector } from './stall-detector.ts';
 import type { StreamId } from './stream-id.ts';
-
-/** chatd cannot use the Redis it was given; the message says what to check. */
-export class ClusterError extends Error {
-  override readonly name = 'ClusterError';
-}
-
-/** A command Redis did not answer in time: the link is taken down, and this is its failure. */
-export class RedisStallError extends Error {
-  override readonly name = 'RedisStallError';
-}
-
-export interface LinkListener {
-  /** The command connection is ready again (also after the first connect); scripts are loaded. */
-  onUp(): void;
-  /** The command connection is lost, or Redis stopped answering on either; commands fail until onUp. */
-  onDown(): void;
-}
-
-/** One entry as XREAD returns it: its id, then field, value, field, value, … */
-export type RawEntry = readonly [StreamId, readonly string[]];
 
 /** Keys live under this prefix, so that one Redis can serve other programs too. */
 export const KEY_PREFIX = 'chatd:';
@@ -71,9 +52,9 @@ interface Watched {
   hasConnected: boolean;
 }
 
-export class RedisLink {
+export class RedisLink implements ClusterLink {
   readonly #url: string;
-  readonly #log: Logger;
+  readonly #log: Log;
   readonly #commands: Watched;
   readonly #reader: Watched;
   #isUp = false;
@@ -84,7 +65,7 @@ export class RedisLink {
   /** The last error a connection reported: the real reason behind a bare "Connection is closed". */
   #lastError: Error | null = null;
 
-  constructor(url: string, log: Logger) {
+  constructor(url: string, log: Log) {
     this.#url = url;
     this.#log = log;
     this.#commands = this.#watch('commands', new Redis(url, { ...OPTIONS, connectionName: 'chatd-commands' }));

@@ -1,6 +1,7 @@
-// What the primary needs of a chat room: ChatRoom on one node, ClusterRoom (cluster/) when
-// nodes share the chat through Redis. Both run in the primary thread and decide, in one global
-// order, what each client receives through a Delivery (server/chat-room.ts).
+// What the primary needs of a chat room: SingleNodeRoom (room/single-node-room.ts) on one node,
+// ClusterRoom (cluster/) when nodes share the chat through Redis; cli/compose-room.ts picks one.
+// Both run in the primary thread, decide events in one global order, and apply them with
+// RoomCore (room/room-core.ts), which tells the Delivery what each client receives.
 
 import type { WhoEntry } from '../protocol/index.ts';
 import type { ClientEvent } from './client-event.ts';
@@ -18,17 +19,28 @@ export interface RoomSettings {
   readonly motd?: readonly string[];
 }
 
+/** What a room that shares the chat with other nodes reports for /metrics. */
+export interface LinkStatus {
+  readonly isLinkUp: boolean;
+  /** Times the link was lost since the start. */
+  readonly linkLosses: number;
+}
+
 export interface Room {
   /** Clients online (across the cluster, as this node knows it). */
   readonly online: number;
+  /** The link to the other nodes; null when there are none. */
+  readonly link: LinkStatus | null;
+  /** Gets ready before the first client comes in (a cluster joins; ClusterError when it cannot). */
+  start(): Promise<void>;
   /** Carries out one event from a worker; `now` is the time it is handled (ms, monotonic). */
   handle(event: ClientEvent, now: number): void;
   /** Times out every client idle since before `now`; returns when to call again, if anyone is left. */
   expireIdle(now: number): number | undefined;
   /** When the next idle timeout falls due, if anyone is online. */
   nextIdleDeadline(): number | undefined;
-  /** Everyone on a worker that died is gone: announced as `login out`, names freed. */
-  dropWorker(isOnWorker: (id: number) => boolean): void;
+  /** Connections that died without a word (their worker thread did): announced as `login out`, names freed. */
+  dropConnections(isLost: (id: number) => boolean): void;
   /** Everyone online in order of arrival, as `who` lists them. */
   who(): WhoEntry[];
   /** A new message of the day for those who connect from now on (SIGHUP). */

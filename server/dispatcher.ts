@@ -4,8 +4,7 @@
 
 import { encodeText } from './bytes.ts';
 import type { CloseReason } from '../room/close-reason.ts';
-import type { Delivery } from './chat-room.ts';
-import { NOBODY } from '../room/delivery.ts';
+import { NOBODY, type Delivery } from '../room/delivery.ts';
 import { workerOf, type DeliveryOp } from './messages.ts';
 
 type PendingOp =

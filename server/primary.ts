@@ -1,6 +1,6 @@
 // The primary thread: checks the port, starts the worker threads, owns the chat room (presence,
 // the global order, idle timeouts), serves the HTTP admin endpoints and runs the shutdown. Never
-// touches a client socket.
+// touches a client socket. Which room it runs is the caller's choice (cli/compose-room.ts).
 
 import { once } from 'node:events';
 import { createServer } from 'node:net';
@@ -9,12 +9,11 @@ import { Worker } from 'node:worker_threads';
 import { encodeError, shuttingDown } from '../protocol/index.ts';
 import { startAdminHttp, type AdminBackend, type AdminHttp } from './admin-http.ts';
 import { encodeText } from './bytes.ts';
-import { ClusterRoom } from '../cluster/cluster-room.ts';
-import { ChatRoom } from './chat-room.ts';
 import type { ServerConfig } from './config.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { ListenError } from './listen-error.ts';
 import type { CloseReason } from '../room/close-reason.ts';
+import type { RoomParts } from '../room/room-core.ts';
 import type { Logger } from './log.ts';
 import { SERIALS_PER_START, workerOf, type ClientEvent, type PrimaryMessage, type WorkerMessage, type WorkerSettings } from './messages.ts';
 import { PrimaryMetrics, type MetricsJson } from './metrics.ts';
@@ -42,7 +41,9 @@ export interface ServerInputs {
 }
 
 export { ListenError } from './listen-error.ts';
-export { ClusterError } from '../cluster/redis-link.ts';
+
+/** Makes the room the primary runs, given where its decisions go (cli/compose-room.ts). */
+export type RoomFactory = (parts: RoomParts) => Room;
 
 export interface RunningServer {
   readonly host: string;
@@ -57,9 +58,9 @@ export interface RunningServer {
   crashWorker(index: number): void;
 }
 
-export async function startServer(config: ServerConfig, log: Logger, inputs: ServerInputs = { adminToken: null, motd: [] }): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, log: Logger, inputs: ServerInputs, createRoom: RoomFactory): Promise<RunningServer> {
   const port = await reservePort(config.host, config.port);
-  const primary = new Primary(config, inputs.motd, port, log);
+  const primary = new Primary(config, port, log, createRoom);
   // The cluster first: a Redis that cannot be reached stops the start before any client gets in.
   await primary.joinCluster();
   try {
@@ -133,7 +134,6 @@ class Primary {
   readonly #starts = new Map<number, number>();
   readonly #dispatcher: Dispatcher;
   readonly #room: Room;
-  readonly #cluster: ClusterRoom | null;
   readonly #metrics: PrimaryMetrics;
   #idleTimer: NodeJS.Timeout | undefined;
   #isStopping = false;
@@ -143,7 +143,7 @@ class Primary {
   /** The round trip in flight, which a scrape that arrives meanwhile shares. */
   #scrapeInFlight: Promise<WorkerAnswers> | null = null;
 
-  constructor(config: ServerConfig, motd: readonly string[], port: number, log: Logger) {
+  constructor(config: ServerConfig, port: number, log: Logger, createRoom: RoomFactory) {
     this.#config = config;
     this.#port = port;
     this.#log = log;
@@ -152,19 +152,17 @@ class Primary {
       workerIndexes: () => this.#workers.keys(),
     });
     const observer = { onKick: (reason: CloseReason) => this.#metrics.countKick(reason) };
-    const settings = { ...config, motd };
-    this.#cluster = config.redisUrl === null ? null : new ClusterRoom({ ...settings, redisUrl: config.redisUrl }, this.#dispatcher, log, observer);
-    this.#room = this.#cluster ?? new ChatRoom(settings, this.#dispatcher, log, observer);
-    this.#metrics = new PrimaryMetrics(() => this.#room.online, this.#cluster);
+    this.#room = createRoom({ delivery: this.#dispatcher, log, observer, workerOf });
+    this.#metrics = new PrimaryMetrics(() => this.#room.online, this.#room.link);
   }
 
   /** With --redis: connects and registers this node (ClusterError when Redis cannot be reached). */
   async joinCluster(): Promise<void> {
-    await this.#cluster?.start();
+    await this.#room.start();
   }
 
   async leaveCluster(): Promise<void> {
-    await this.#cluster?.stop();
+    await this.#room.stop();
   }
 
   setMotd(lines: readonly string[]): void {
@@ -324,7 +322,7 @@ class Primary {
     if (this.#isStopping) return;
     // Its sockets died with it: everyone else is told they left, and a new worker takes the port.
     this.#log.error({ worker: index, exitCode: code }, 'worker thread exited; starting a replacement');
-    this.#room.dropWorker((id) => workerOf(id) === index);
+    this.#room.dropConnections((id) => workerOf(id) === index);
     this.#startWorker(index).then(
       () => this.#log.warn({ event: 'worker-replaced', worker: index }, 'replacement worker thread listening'),
       (error: unknown) => this.#log.fatal({ worker: index, err: error }, 'could not replace a worker thread'),

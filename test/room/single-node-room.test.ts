@@ -1,33 +1,11 @@
-// The chat logic alone: a ChatRoom driven by events, with a recording Delivery and a fake clock.
+// The single node's room alone: a SingleNodeRoom driven by events, with a recording Delivery and a fake clock.
 
 import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { checkName, type Command } from '../../protocol/index.ts';
-import { ChatRoom, type Delivery } from '../../server/chat-room.ts';
+import { SingleNodeRoom } from '../../room/single-node-room.ts';
 import { CloseReason } from '../../room/close-reason.ts';
-
-type Op = [kind: 'admit' | 'broadcast' | 'send' | 'close', ...args: Array<string | number | null>];
-
-class RecordingDelivery implements Delivery {
-  ops: Op[] = [];
-  admit(id: number): void {
-    this.ops.push(['admit', id]);
-  }
-  broadcast(text: string, except: number): void {
-    this.ops.push(['broadcast', text, except]);
-  }
-  send(id: number, text: string): void {
-    this.ops.push(['send', id, text]);
-  }
-  close(id: number, text: string | null, reason: CloseReason): void {
-    this.ops.push(['close', id, text, reason]);
-  }
-  take(): Op[] {
-    const ops = this.ops;
-    this.ops = [];
-    return ops;
-  }
-}
+import { RecordingDelivery } from '../helpers/recording-delivery.ts';
 
 const ALICE = 1;
 const BOB = 2;
@@ -39,13 +17,13 @@ const rename = (name: string): Command => {
   return { type: 'rename', name: checked.name };
 };
 
-describe('ChatRoom', () => {
+describe('SingleNodeRoom', () => {
   let delivery: RecordingDelivery;
-  let room: ChatRoom;
+  let room: SingleNodeRoom;
 
   beforeEach(() => {
     delivery = new RecordingDelivery();
-    room = new ChatRoom({ maxClients: 2, maxPerIp: 0, idleTimeoutSeconds: 60, rateLimit: 2, rateBurst: 5 }, delivery, pino({ level: 'silent' }));
+    room = new SingleNodeRoom({ maxClients: 2, maxPerIp: 0, idleTimeoutSeconds: 60, rateLimit: 2, rateBurst: 5 }, { delivery, log: pino({ level: 'silent' }) });
     room.handle({ kind: 'connect', id: ALICE, addr: A, ip: '127.0.0.1' }, 0);
     room.handle({ kind: 'connect', id: BOB, addr: B, ip: '127.0.0.1' }, 0);
     delivery.take();
@@ -53,7 +31,7 @@ describe('ChatRoom', () => {
 
   it('admits a newcomer before announcing it, then greets it alone', () => {
     const fresh = new RecordingDelivery();
-    const other = new ChatRoom({ maxClients: 5, maxPerIp: 0, idleTimeoutSeconds: 60, rateLimit: 2, rateBurst: 5 }, fresh, pino({ level: 'silent' }));
+    const other = new SingleNodeRoom({ maxClients: 5, maxPerIp: 0, idleTimeoutSeconds: 60, rateLimit: 2, rateBurst: 5 }, { delivery: fresh, log: pino({ level: 'silent' }) });
     other.handle({ kind: 'connect', id: 7, addr: A, ip: '127.0.0.1' }, 0);
     expect(fresh.ops).toEqual([
       ['admit', 7],
@@ -72,7 +50,7 @@ describe('ChatRoom', () => {
 
   it('refuses a client past maxPerIp from its address, and counts the address again when one leaves', () => {
     const fresh = new RecordingDelivery();
-    const other = new ChatRoom({ maxClients: 10, maxPerIp: 1, idleTimeoutSeconds: 60, rateLimit: 2, rateBurst: 5 }, fresh, pino({ level: 'silent' }));
+    const other = new SingleNodeRoom({ maxClients: 10, maxPerIp: 1, idleTimeoutSeconds: 60, rateLimit: 2, rateBurst: 5 }, { delivery: fresh, log: pino({ level: 'silent' }) });
     other.handle({ kind: 'connect', id: 1, addr: A, ip: '10.0.0.1' }, 0);
     other.handle({ kind: 'connect', id: 2, addr: '10.0.0.2:5', ip: '10.0.0.2' }, 0);
     fresh.take();
@@ -176,7 +154,7 @@ describe('ChatRoom', () => {
   });
 
   it('announces every client of a failed worker as gone', () => {
-    room.dropWorker((id) => id === BOB);
+    room.dropConnections((id) => id === BOB);
     expect(delivery.take()).toEqual([
       ['close', BOB, null, CloseReason.WorkerFailed],
       ['broadcast', `[${B}]${B}:login out\r\n`, -1],
@@ -200,8 +178,10 @@ describe('ChatRoom', () => {
   it('tells its observer of every kick with its reason, a refusal included, and of no leave', () => {
     const kicks: CloseReason[] = [];
     const fresh = new RecordingDelivery();
-    const other = new ChatRoom({ maxClients: 2, maxPerIp: 0, idleTimeoutSeconds: 60, rateLimit: 2, rateBurst: 5 }, fresh, pino({ level: 'silent' }), {
-      onKick: (reason) => kicks.push(reason),
+    const other = new SingleNodeRoom({ maxClients: 2, maxPerIp: 0, idleTimeoutSeconds: 60, rateLimit: 2, rateBurst: 5 }, {
+      delivery: fresh,
+      log: pino({ level: 'silent' }),
+      observer: { onKick: (reason) => kicks.push(reason) },
     });
     other.handle({ kind: 'connect', id: ALICE, addr: A, ip: '127.0.0.1' }, 0);
     other.handle({ kind: 'connect', id: BOB, addr: B, ip: '127.0.0.1' }, 0);

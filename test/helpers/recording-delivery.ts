@@ -1,0 +1,28 @@
+// A Delivery that records what a room decided, in order, for the room's unit tests.
+
+import type { CloseReason } from '../../room/close-reason.ts';
+import type { Delivery } from '../../room/delivery.ts';
+
+export type Op = [kind: 'admit' | 'broadcast' | 'send' | 'close', ...args: Array<string | number | null>];
+
+export class RecordingDelivery implements Delivery {
+  ops: Op[] = [];
+  admit(id: number): void {
+    this.ops.push(['admit', id]);
+  }
+  broadcast(text: string, except: number): void {
+    this.ops.push(['broadcast', text, except]);
+  }
+  send(id: number, text: string): void {
+    this.ops.push(['send', id, text]);
+  }
+  close(id: number, text: string | null, reason: CloseReason): void {
+    this.ops.push(['close', id, text, reason]);
+  }
+  /** What was recorded since the last take. */
+  take(): Op[] {
+    const ops = this.ops;
+    this.ops = [];
+    return ops;
+  }
+}
