@@ -6,6 +6,7 @@
 // sockets. While the link is down, the node decides alone for its own clients (§6).
 
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   clusterUnavailable,
   dispatchCommand,
@@ -66,7 +67,7 @@ export const REAL_TIMERS: ClusterTimers = {
     const interval = setInterval(run, ms);
     return { stop: () => clearInterval(interval) };
   },
-  delay: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
+  delay: (ms) => sleep(ms, undefined, { ref: false }),
 };
 
 export class ClusterRoom implements Room, LinkStatus {

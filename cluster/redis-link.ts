@@ -7,6 +7,7 @@
 // (StallDetector), and one passed takes the link down exactly as a close does (#10).
 
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Log } from '../room/log.ts';
 import { ClusterError, RedisStallError, type ClusterLink, type LinkListener, type RawEntry } from './cluster-link.ts';
@@ -175,7 +176,7 @@ export class RedisLink implements ClusterLink {
       () => true,
       () => false,
     );
-    if (!(await Promise.race([quit, delay(STALL_TIMEOUT_MS).then(() => false)]))) this.#commands.redis.disconnect();
+    if (!(await Promise.race([quit, sleep(STALL_TIMEOUT_MS, undefined, { ref: false }).then(() => false)]))) this.#commands.redis.disconnect();
   }
 
   /** For the log and the error line: a password in the URL is never printed. */
@@ -255,10 +256,6 @@ export class RedisLink implements ClusterLink {
   async #loadScripts(): Promise<void> {
     await Promise.all(Object.values(SCRIPTS).map((script) => this.#waitFor(this.#commands, 0, (redis) => redis.script('LOAD', script.source))));
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 function redactUrl(url: string): string {

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeError, shuttingDown } from '../protocol/index.ts';
 import { startAdminHttp, type AdminBackend, type AdminHttp } from './admin-http.ts';
 import { encodeText } from './bytes.ts';
@@ -203,7 +204,7 @@ class Primary {
         worker.once('exit', () => resolve());
       });
       worker.postMessage({ type: 'shutdown', notice } satisfies PrimaryMessage);
-      await Promise.race([isDrained, delay(SHUTDOWN_DRAIN_MS)]);
+      await Promise.race([isDrained, sleep(SHUTDOWN_DRAIN_MS, undefined, { ref: false })]);
     });
     await Promise.all(drained);
     await Promise.all([...this.#workers.values()].map((worker) => worker.terminate()));
@@ -338,9 +339,5 @@ interface WorkerAnswers {
   readonly answers: readonly MetricsJson[];
   /** Workers asked that did not answer in time. */
   readonly missing: number;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
