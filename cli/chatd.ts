@@ -13,11 +13,10 @@ import {
   LOG_LEVELS,
   NUMBER_OPTIONS,
   OPTIONAL_NUMBER_OPTIONS,
-  readAdminToken,
-  readMotd,
   resolveConfig,
   type ServerConfig,
 } from '../server/config.ts';
+import { readAdminToken, readMotd } from '../server/config-inputs.ts';
 import { formatAddress } from '../protocol/index.ts';
 import { createLogger } from '../server/log.ts';
 import { ListenError, startServer, type ServerInputs } from '../server/primary.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildConfig, ConfigError, readAdminToken, resolveConfig } from '../../server/config.ts';
+import { readAdminToken } from '../../server/config-inputs.ts';
+import { buildConfig, ConfigError, resolveConfig } from '../../server/config.ts';
 
 describe('buildConfig', () => {
   it('uses the documented defaults', () => {
