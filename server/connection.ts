@@ -1,16 +1,20 @@
-// One client socket inside a worker: frames its bytes into commands and coalesces its output.
-// Runs in the worker thread that accepted the socket; never touches presence.
+// One client inside a worker: frames the bytes of its transport into events, meters them (flood
+// control), queues its output (server/output-queue.ts) and runs its close. Runs in the worker
+// thread that accepted the client; never touches presence. Speaks to its stream only through
+// Transport (server/transport.ts), so TCP is one implementation of it and not a part of this file.
 
-import type { Socket } from 'node:net';
 import { decodeLine, encodeError, flooding, lineTooLong, LineReader, rateLimited, type LineHandler } from '../protocol/index.ts';
 import { encodeText } from './bytes.ts';
 import { CloseReason } from '../room/close-reason.ts';
+import type { FanOutBatch, RangeSource } from './fan-out-batch.ts';
 import { FloodControl, floodLimits, MAX_BACKLOG_LINES } from './flood-control.ts';
 import type { ClientEvent } from './messages.ts';
 import type { TrafficCounters } from './metrics.ts';
-import type { OutputTurn } from './output-turn.ts';
+import { OutputQueue } from './output-queue.ts';
+import type { Transport } from './transport.ts';
 
-export interface ConnectionLimits {
+/** What a connection is made with: the limits of WorkerSettings that apply to one client. */
+export interface ConnectionSettings {
   readonly maxLineBytes: number;
   /** Lines per second (0: no flood control, of lines or bytes) and the burst allowed before the rate applies. */
   readonly rateLimit: number;
@@ -37,10 +41,10 @@ export interface ConnectionHooks {
   /**
    * Called when the connection first has output waiting to be flushed, and again if that output
    * becomes urgent: a line for this client alone, or its end, which should not wait for the
-   * paced flush of the broadcasts (server/worker.ts `flushUrgent`).
+   * paced flush of the broadcasts (server/flush-policy.ts).
    */
   onOutput(connection: Connection, isUrgent: boolean): void;
-  /** Called once, when the socket is gone. */
+  /** Called once, when the transport is gone. */
   onClosed(connection: Connection): void;
   /** Called when handling this connection's input threw: a bug, logged, and the client cut. */
   onFailure(connection: Connection, error: unknown): void;
@@ -51,106 +55,113 @@ export interface ConnectionHooks {
 export class Connection implements LineHandler {
   readonly id: number;
   readonly addr: string;
-  readonly #socket: Socket;
+  readonly #transport: Transport;
   readonly #reader: LineReader;
   readonly #hooks: ConnectionHooks;
-  readonly #limits: ConnectionLimits;
+  readonly #settings: ConnectionSettings;
   readonly #flood: FloodControl<LineEvent> | null;
   /** Shared by every connection of the worker; only ever incremented here. */
   readonly #counters: TrafficCounters;
+  /** The worker's batch, shared by all its connections: one-client lines go into it too. */
+  readonly #batch: FanOutBatch;
+  readonly #output: OutputQueue;
   /** The client half-closed while lines waited for flood control: report it once they are out. */
   #isEndingAfterFlood = false;
-  /** Online: receives broadcasts. Set by the primary's 'admit', cleared when closing starts. */
-  isAdmitted = false;
+  /** Online: receives broadcasts. From the primary's 'admit' (`admit`) until closing starts. */
+  #isAdmitted = false;
   /** The server is closing it: nothing more is read or queued. A half-closed client is not closing. */
-  isClosing = false;
-  /** True from the first queued chunk until flush(): the connection is in its worker's dirty list. */
-  hasOutput = false;
-  /** Output for this client alone is queued: it is in its worker's urgent list too. */
+  #isClosing = false;
+  /** Output for this client alone is queued: it is in its worker's urgent list. */
   #isUrgent = false;
-  readonly #turn: OutputTurn;
-  /**
-   * What is queued and not yet written, as positions in the worker's OutputTurn: the open range
-   * [#start, #end), and before it the closed ranges in #ranges (start, end pairs). A client that
-   * gets every broadcast has one range and no array: nothing is allocated per delivery.
-   */
-  #start = 0;
-  #end = 0;
-  #ranges: number[] | null = null;
-  /**
-   * Bytes in those ranges, counted as they are queued (nats-server `queueOutbound`), so bytes
-   * that wait for a paced or storm-deferred flush count too. #10: checked only after the write,
-   * a client was cut with four times --max-pending unsent.
-   */
-  #queuedBytes = 0;
-  /** socket.writableLength after the last write: since then the kernel has only taken bytes. */
-  #unsentAtWrite = 0;
-  readonly #maxPendingBytes: number;
-  /** end() was called: the socket ends once what is queued is written (flush). */
+  /** end() was called: the transport ends once what is queued is written (flush). */
   #isEndRequested = false;
-  /** socket.end() has been called (#endSocket), which must happen once. */
-  #isSocketEnded = false;
+  /** transport.end() has been called (#endTransport), which must happen once. */
+  #isTransportEnded = false;
+  /** Destroys a transport that was ended and did not close within CLOSE_GRACE_MS. */
+  #graceTimer: NodeJS.Timeout | undefined;
   /** Whether the primary has been told this connection is gone. */
   #isReported = false;
 
   constructor(
     id: number,
     addr: string,
-    socket: Socket,
-    limits: ConnectionLimits,
+    transport: Transport,
+    settings: ConnectionSettings,
     hooks: ConnectionHooks,
-    turn: OutputTurn,
+    batch: FanOutBatch,
     counters: TrafficCounters = UNREAD_COUNTERS,
   ) {
-    this.#turn = turn;
     this.id = id;
     this.addr = addr;
-    this.#socket = socket;
+    this.#transport = transport;
     this.#hooks = hooks;
-    this.#limits = limits;
+    this.#settings = settings;
     this.#counters = counters;
-    this.#maxPendingBytes = limits.maxPendingBytes ?? Infinity;
-    this.#reader = new LineReader(limits.maxLineBytes, this);
-    const flood = floodLimits(limits.rateLimit, limits.rateBurst, limits.maxLineBytes);
-    this.#flood = limits.rateLimit === 0 ? null : new FloodControl<LineEvent>(flood, {
+    this.#batch = batch;
+    this.#output = new OutputQueue(transport, settings.maxPendingBytes ?? Infinity, counters);
+    this.#reader = new LineReader(settings.maxLineBytes, this);
+    const { rateLimit, rateBurst } = settings;
+    this.#flood = rateLimit === 0 ? null : new FloodControl<LineEvent>(floodLimits(rateLimit, rateBurst, settings.maxLineBytes), {
       pass: (event) => hooks.onEvent(event),
-      pause: () => socket.pause(),
+      pause: () => transport.pause(),
       resume: () => {
-        if (!this.isClosing) socket.resume();
+        if (!this.#isClosing) transport.resume();
       },
-      warn: () => this.queue(encodeText(encodeError(rateLimited(limits.rateLimit, limits.rateBurst)))),
+      warn: () => this.queue(encodeText(encodeError(rateLimited(rateLimit, rateBurst)))),
       drained: () => {
         if (this.#isEndingAfterFlood) this.#report(CloseReason.ClientClosed);
       },
-      kick: () => this.kick(CloseReason.Flooding, encodeText(encodeError(flooding(limits.rateLimit, MAX_BACKLOG_LINES)))),
+      kick: () => this.kick(CloseReason.Flooding, encodeText(encodeError(flooding(rateLimit, MAX_BACKLOG_LINES)))),
     });
-    socket.setNoDelay(true); // we coalesce ourselves, once per turn; Nagle would only add delay
-    socket.on('data', (chunk: Buffer) => {
-      this.#counters.bytesIn += chunk.length;
-      if (this.isClosing) return;
-      this.#flood?.bytes(chunk.length);
-      try {
-        this.#reader.push(chunk);
-      } catch (error) {
-        // A bug must cost this client its connection, never its worker and everyone on it.
-        hooks.onFailure(this, error);
-      }
+    transport.start({
+      onData: (chunk) => {
+        this.#counters.bytesIn += chunk.length;
+        if (this.#isClosing) return;
+        this.#flood?.bytes(chunk.length);
+        try {
+          this.#reader.push(chunk);
+        } catch (error) {
+          // A bug must cost this client its connection, never its worker and everyone on it.
+          hooks.onFailure(this, error);
+        }
+      },
+      // The client half-closed (EOF): carry out what it sent, then close once the replies are out.
+      onEnd: () => {
+        if ((this.#flood?.waiting ?? 0) > 0) this.#isEndingAfterFlood = true;
+        else this.#report(CloseReason.ClientClosed);
+      },
+      onError: (isPeerReset) => this.#report(isPeerReset ? CloseReason.ClientClosed : CloseReason.SocketError),
+      onClose: () => {
+        clearTimeout(this.#graceTimer);
+        // Lines still over the rate when the client vanished are dropped: nobody was to see them yet.
+        this.#flood?.stop();
+        this.#report(CloseReason.ClientClosed);
+        hooks.onClosed(this);
+      },
     });
-    // The client half-closed (EOF): carry out what it sent, then close once the replies are out.
-    socket.on('end', () => {
-      if ((this.#flood?.waiting ?? 0) > 0) this.#isEndingAfterFlood = true;
-      else this.#report(CloseReason.ClientClosed);
-    });
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      const isReset = error.code === 'ECONNRESET' || error.code === 'EPIPE';
-      this.#report(isReset ? CloseReason.ClientClosed : CloseReason.SocketError);
-    });
-    socket.on('close', () => {
-      // Lines still over the rate when the client vanished are dropped: nobody was to see them yet.
-      this.#flood?.stop();
-      this.#report(CloseReason.ClientClosed);
-      hooks.onClosed(this);
-    });
+  }
+
+  /** Online: broadcasts are queued for it. */
+  get isAdmitted(): boolean {
+    return this.#isAdmitted;
+  }
+
+  /** The server is ending or has cut it: nothing more is read, and it is never admitted. */
+  get isClosing(): boolean {
+    return this.#isClosing;
+  }
+
+  /** Bytes queued for this client and not yet taken by the kernel: what --max-pending caps. */
+  get unsentBytes(): number {
+    return this.#output.unsentBytes;
+  }
+
+  /**
+   * The primary's 'admit': from now on the worker queues broadcasts for it. A connection already
+   * closing stays out (docs/ARCHITECTURE.md §3.2); a client that only half-closed is admitted.
+   */
+  admit(): void {
+    if (!this.#isClosing) this.#isAdmitted = true;
   }
 
   // LineHandler: called by the reader, in stream order.
@@ -160,7 +171,7 @@ export class Connection implements LineHandler {
   }
 
   onLineTooLong(): void {
-    this.#submit({ kind: 'framing-error', id: this.id, error: lineTooLong(this.#limits.maxLineBytes) });
+    this.#submit({ kind: 'framing-error', id: this.id, error: lineTooLong(this.#settings.maxLineBytes) });
   }
 
   onDiscardedLineEnd(): void {
@@ -173,18 +184,12 @@ export class Connection implements LineHandler {
     else this.#flood.line(event);
   }
 
-  /** Bytes queued for this client and not yet taken by the kernel: what --max-pending caps. */
-  get unsentBytes(): number {
-    return this.#queuedBytes + this.#socket.writableLength;
-  }
-
-  /** Queues a line for this client alone (copied into the turn's one-client stream at flush). */
+  /** Queues a line for this client alone (copied into the batch's one-client stream at the full flush). */
   queue(bytes: Uint8Array): void {
-    if (!this.#canQueue() || !this.#admit(bytes.byteLength)) return;
-    const start = this.#turn.privateEnd;
-    this.#turn.appendPrivate(bytes);
-    this.#queueRange(start, this.#turn.privateEnd);
-    this.#queuedBytes += bytes.byteLength;
+    if (!this.#canQueue() || !this.#makeRoom(bytes.byteLength)) return;
+    const start = this.#batch.privateEnd;
+    this.#batch.appendPrivate(bytes);
+    this.#add(start, this.#batch.privateEnd);
     this.#markUrgent();
   }
 
@@ -194,119 +199,65 @@ export class Connection implements LineHandler {
     this.#hooks.onOutput(this, true);
   }
 
-  /** Queues the broadcast at [start, end) of the turn's shared stream (OutputTurn appendShared). */
+  /** Queues the broadcast at [start, end) of the batch's shared stream (FanOutBatch appendShared). */
   queueShared(start: number, end: number): void {
-    if (!this.#canQueue() || !this.#admit(end - start)) return;
-    this.#queueRange(start, end);
-    this.#queuedBytes += end - start;
-  }
-
-  /**
-   * The slow-consumer rule (PROTOCOL.md §6.2), checked before `bytes` more are queued. Returns
-   * whether they may be; if not, the client has been cut.
-   * 1. Within maxPendingBytes, counting what is queued and what the socket held at the last
-   *    write, they may: one addition and one compare per delivery.
-   * 2. Past it, what is queued is written now, ahead of the paced or storm-deferred flush (as
-   *    nats-server flushes at a size threshold), so that only what the kernel refuses counts: a
-   *    client that reads is never cut by a flush that carries much.
-   * 3. If the kernel then refuses bytes and these would take what the socket holds past the cap,
-   *    the client is cut without them, so it never holds more than maxPendingBytes.
-   * A connection the server is closing is exempt: the close grace bounds it.
-   */
-  #admit(bytes: number): boolean {
-    // fast path: within the cap even if the kernel has taken nothing since the last write.
-    if (this.#queuedBytes + this.#unsentAtWrite + bytes <= this.#maxPendingBytes || this.isClosing) return true;
-    if (this.#queuedBytes > 0) this.flush();
-    else this.#unsentAtWrite = this.#socket.writableLength;
-    if (this.#unsentAtWrite === 0 || this.#unsentAtWrite + bytes <= this.#maxPendingBytes) return true;
-    this.#hooks.onSlowConsumer?.(this, this.#unsentAtWrite);
-    this.destroy(CloseReason.SlowConsumer);
-    return false;
+    if (!this.#canQueue() || !this.#makeRoom(end - start)) return;
+    this.#add(start, end);
   }
 
   #canQueue(): boolean {
     // After end() nothing may be written: Node would destroy the socket and drop its last line.
-    return !this.#isEndRequested && !this.#socket.destroyed && !this.#socket.writableEnded;
+    return !this.#isEndRequested && this.#transport.isWritable;
   }
 
-  #queueRange(start: number, end: number): void {
-    if (!this.hasOutput) {
-      this.hasOutput = true;
-      this.#start = start;
-      this.#end = end;
-      this.#hooks.onOutput(this, false);
-      return;
-    }
-    // fast path: the next broadcast of the turn follows the last one this client got.
-    if (start === this.#end) {
-      this.#end = end;
-      return;
-    }
-    (this.#ranges ??= []).push(this.#start, this.#end);
-    this.#start = start;
-    this.#end = end;
+  /** The slow-consumer rule (OutputQueue makeRoom); a client it refuses is cut here. */
+  #makeRoom(bytes: number): boolean {
+    if (this.#isClosing || this.#output.makeRoom(bytes, this.#batch)) return true;
+    this.#hooks.onSlowConsumer?.(this, this.#output.unsentAtWrite);
+    this.destroy(CloseReason.SlowConsumer);
+    return false;
+  }
+
+  #add(start: number, end: number): void {
+    if (this.#output.add(start, end)) this.#hooks.onOutput(this, false);
   }
 
   /**
-   * Writes what is queued, in order, with one write: when the turn is sealed (a full flush), a
-   * slice of its shared buffer in the common case, else the pieces joined. Then ends the socket
-   * if end() was called. Calling it again without new output does nothing.
+   * Writes what is queued, in order, with one write, reading it from `source`: the open batch
+   * (a copy) for a client written ahead of the full flush, the sealed batch (a slice) at the full
+   * flush. Then ends the transport if end() was called. Calling it again without new output does
+   * nothing.
    */
-  flush(): void {
+  flush(source: RangeSource): void {
     this.#isUrgent = false;
-    if (this.hasOutput) {
-      this.hasOutput = false;
-      this.#queuedBytes = 0;
-      const ranges = this.#ranges;
-      this.#ranges = null;
-      if (!this.#socket.destroyed && (ranges !== null || this.#end > this.#start)) {
-        let bytes: Buffer;
-        if (ranges === null) {
-          bytes = this.#turn.bytes(this.#start, this.#end);
-        } else {
-          // Rare: one-client lines between broadcasts, or a broadcast that skipped this client.
-          ranges.push(this.#start, this.#end);
-          const pieces: Buffer[] = [];
-          for (let i = 0; i < ranges.length; i += 2) pieces.push(this.#turn.bytes(ranges[i]!, ranges[i + 1]!));
-          bytes = Buffer.concat(pieces);
-        }
-        this.#counters.bytesOut += bytes.length;
-        this.#socket.write(bytes);
-        this.#unsentAtWrite = this.#socket.writableLength;
-      }
-    }
-    if (this.#isEndRequested && !this.#isSocketEnded) this.#endSocket();
+    this.#output.write(source);
+    if (this.#isEndRequested && !this.#isTransportEnded) this.#endTransport();
   }
 
   /**
-   * Stops receiving broadcasts and ends the socket once what is queued is written (at this
-   * turn's flush); cuts it if the client does not take the last bytes in time.
+   * Stops receiving broadcasts and ends the transport once what is queued is written (at the
+   * next flush, which it asks for as urgent); cuts it if the client does not take the last bytes
+   * in time.
    */
   end(): void {
-    this.isAdmitted = false;
-    this.isClosing = true;
+    this.#isAdmitted = false;
+    this.#isClosing = true;
     this.#flood?.stop();
     this.#isReported = true; // the primary decided this, or already knows
     if (this.#isEndRequested) return;
     this.#isEndRequested = true;
-    if (!this.hasOutput) {
-      // Nothing queued: an empty range, so the socket ends at the next flush.
-      this.hasOutput = true;
-      this.#start = this.#end = this.#turn.sharedEnd;
-    }
     this.#markUrgent();
   }
 
   /**
-   * Once per connection. Not `socket.writableEnded`: on a socket that has failed (a reset),
-   * `end()` leaves it false, and every later flush would add another timer and 'close' listener.
+   * Once per connection, by a flag of its own: a socket that has failed (a reset) does not count
+   * as ended after `end()`, and every later flush would add another timer.
    */
-  #endSocket(): void {
-    this.#isSocketEnded = true;
-    this.#socket.end();
-    const timer = setTimeout(() => this.#socket.destroy(), CLOSE_GRACE_MS);
-    timer.unref();
-    this.#socket.once('close', () => clearTimeout(timer));
+  #endTransport(): void {
+    this.#isTransportEnded = true;
+    this.#transport.end();
+    this.#graceTimer = setTimeout(() => this.#transport.destroy(), CLOSE_GRACE_MS);
+    this.#graceTimer.unref();
   }
 
   /** Sends a last line, tells the primary why, and closes: the worker's own decision. */
@@ -318,11 +269,11 @@ export class Connection implements LineHandler {
 
   /** Cuts the connection at once, dropping unsent output, and tells the primary why. */
   destroy(reason: CloseReason): void {
-    this.isAdmitted = false;
-    this.isClosing = true;
+    this.#isAdmitted = false;
+    this.#isClosing = true;
     this.#flood?.stop();
     this.#report(reason);
-    this.#socket.destroy();
+    this.#transport.destroy();
   }
 
   #report(reason: CloseReason): void {

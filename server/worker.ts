@@ -8,10 +8,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { formatAddress } from '../protocol/index.ts';
 import { CloseReason } from '../room/close-reason.ts';
 import { Connection } from './connection.ts';
-import { OutputTurn } from './output-turn.ts';
+import { FanOutBatch } from './fan-out-batch.ts';
 import { createLogger } from './log.ts';
 import { MAX_WORKERS, type ClientEvent, type DeliveryOp, type PrimaryMessage, type WorkerMessage, type WorkerSettings } from './messages.ts';
 import { createWorkerCounters, WorkerMetrics } from './metrics.ts';
+import { TcpTransport } from './tcp-transport.ts';
 
 if (parentPort === null) throw new Error('server/worker.ts runs as a worker thread; start chatd instead');
 const port = parentPort;
@@ -23,8 +24,8 @@ const connections = new Map<number, Connection>();
 let dirty: Connection[] = [];
 /** Connections with output for them alone (a reply, a greeting, their end): written after this turn. */
 let urgent: Connection[] = [];
-/** Every byte queued since the last full flush; written once per socket (flushOutput). */
-const turn = new OutputTurn();
+/** Every byte queued since the last full flush (a fan-out batch); written once per socket (flushOutput). */
+const batch = new FanOutBatch();
 /** Time spent this turn carrying out deliveries, for the fan-out histogram (seconds). */
 let deliverSeconds = 0;
 /** Events of this turn, posted to the primary in one message. */
@@ -91,31 +92,30 @@ function flushEvents(): void {
 }
 
 function accept(socket: Socket): void {
-  if (isShuttingDown || socket.remoteAddress === undefined || socket.remotePort === undefined) {
+  const transport = TcpTransport.of(socket);
+  if (isShuttingDown || transport === null) {
     socket.destroy(); // already gone before we saw it, or we are closing
     return;
   }
   lastAcceptAt = performance.now();
   const id = ++serial * MAX_WORKERS + settings.index;
-  const addr = formatAddress(socket.remoteAddress, socket.remotePort);
-  const connection = new Connection(id, addr, socket, settings, hooks, turn, counters);
+  const addr = formatAddress(transport.remoteAddress, transport.remotePort);
+  const connection = new Connection(id, addr, transport, settings, hooks, batch, counters);
   connections.set(id, connection);
-  hooks.onEvent({ kind: 'connect', id, addr, ip: socket.remoteAddress });
+  hooks.onEvent({ kind: 'connect', id, addr, ip: transport.remoteAddress });
 }
 
 function deliver(ops: readonly DeliveryOp[]): void {
   for (const op of ops) {
     switch (op.kind) {
-      case 'admit': {
-        const connection = connections.get(op.id);
-        if (connection !== undefined && !connection.isClosing) connection.isAdmitted = true;
+      case 'admit':
+        connections.get(op.id)?.admit();
         break;
-      }
       case 'broadcast': {
-        // Encoded once by the primary; every recipient gets the same range of the turn's buffer.
-        const start = turn.sharedEnd;
-        turn.appendShared(op.bytes);
-        const end = turn.sharedEnd;
+        // Encoded once by the primary; every recipient gets the same range of the batch.
+        const start = batch.sharedEnd;
+        batch.appendShared(op.bytes);
+        const end = batch.sharedEnd;
         let recipients = 0;
         for (const connection of connections.values()) {
           if (connection.isAdmitted && connection.id !== op.except) {
@@ -198,29 +198,29 @@ function flushWhenDue(): void {
   flushOutput();
 }
 
-/** Writes the clients with output of their own now, ahead of the paced full flush (copies, no seal). */
+/** Writes the clients with output of their own now, ahead of the paced full flush: copies from the open batch. */
 function flushUrgent(): void {
   isUrgentFlushScheduled = false;
-  const batch = urgent;
+  const written = urgent;
   urgent = [];
-  for (const connection of batch) connection.flush();
+  for (const connection of written) connection.flush(batch);
 }
 
 /**
- * One write per socket per turn. The slow-consumer rule is not checked here: a connection counts
- * its bytes as they are queued and is cut then (Connection `#admit`, onSlowConsumer).
+ * The full flush: one write per socket, each a slice of the sealed batch. The slow-consumer rule
+ * is not checked here: a connection counts its bytes as they are queued and is cut then
+ * (OutputQueue makeRoom, onSlowConsumer).
  */
 function flushOutput(): void {
   isOutputFlushScheduled = false;
   const started = performance.now();
-  const batch = dirty;
+  const written = dirty;
   dirty = [];
-  turn.seal();
-  const urgentBatch = urgent;
+  const sealed = batch.seal();
+  const urgentWritten = urgent;
   urgent = [];
-  for (const connection of urgentBatch) connection.flush();
-  for (const connection of batch) connection.flush();
-  turn.release();
+  for (const connection of urgentWritten) connection.flush(sealed);
+  for (const connection of written) connection.flush(sealed);
   lastFlushEnd = performance.now();
   lastFlushCost = lastFlushEnd - started;
   if (deliverSeconds > 0) {
@@ -253,10 +253,10 @@ function shutdown(notice: Uint8Array): void {
     post({ type: 'drained' });
     return;
   }
-  const start = turn.sharedEnd;
-  turn.appendShared(notice);
+  const start = batch.sharedEnd;
+  batch.appendShared(notice);
   for (const connection of connections.values()) {
-    connection.queueShared(start, turn.sharedEnd);
+    connection.queueShared(start, batch.sharedEnd);
     connection.end();
   }
   flushOutput();

@@ -1,7 +1,8 @@
-// The worker's side of one broadcast: append it to the turn's shared stream, queue its range on
-// every admitted Connection, then write it once per socket (worker.ts `deliver` + `flushOutput`). Without sockets this step is
-// a loop over an array, so it runs on real loopback TCP; the socket pairs are opened once, before
-// any timing, and the clients read and discard in untimed time between samples.
+// The worker's side of one broadcast: append it to the fan-out batch's shared stream, queue its
+// range on every admitted Connection, then seal the batch and write it once per socket
+// (server/chat-worker.ts `deliver` + the full flush). Without sockets this step is a loop over an
+// array, so it runs on real loopback TCP; the socket pairs are opened once, before any timing,
+// and the clients read and discard in untimed time between samples.
 
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -11,7 +12,8 @@ import { NUMBER_OPTIONS } from '../../server/config.ts';
 import { Connection, type ConnectionHooks } from '../../server/connection.ts';
 import { NOBODY } from '../../room/delivery.ts';
 import { MAX_WORKERS } from '../../server/messages.ts';
-import { OutputTurn } from '../../server/output-turn.ts';
+import { FanOutBatch } from '../../server/fan-out-batch.ts';
+import { TcpTransport } from '../../server/tcp-transport.ts';
 import { createBench, runAndReport, type OperationSize } from './harness.ts';
 
 const HOST = '127.0.0.1';
@@ -54,7 +56,7 @@ async function openPairs(listener: Server, count: number, onRead: (bytes: number
 
 // As it comes from the primary: a Uint8Array with an ArrayBuffer of its own.
 const bytesPerBroadcast = encodeText(encodeChat('127.0.0.1:52814', 'alice', 'x'.repeat(64)));
-const turn = new OutputTurn();
+const batch = new FanOutBatch();
 
 let dirty: Connection[] = [];
 const hooks: ConnectionHooks = {
@@ -68,24 +70,23 @@ const hooks: ConnectionHooks = {
   },
 };
 
-/** worker.ts `deliver`, case 'broadcast', then `flushOutput`: the timed step. */
+/** ChatWorker `deliver`, case 'broadcast', then the full flush (`#writeAll`): the timed step. */
 function deliverBroadcast(connections: ReadonlyMap<number, Connection>, bytes: Uint8Array, except: number): void {
-  const start = turn.sharedEnd;
-  turn.appendShared(bytes);
+  const start = batch.sharedEnd;
+  batch.appendShared(bytes);
   for (const connection of connections.values()) {
-    if (connection.isAdmitted && connection.id !== except) connection.queueShared(start, turn.sharedEnd);
+    if (connection.isAdmitted && connection.id !== except) connection.queueShared(start, batch.sharedEnd);
   }
-  const batch = dirty;
+  const written = dirty;
   dirty = [];
-  turn.seal();
-  for (const connection of batch) {
-    connection.flush();
+  const sealed = batch.seal();
+  for (const connection of written) {
+    connection.flush(sealed);
     // The server would cut this client; here it means the rig let the clients fall behind.
     if (connection.unsentBytes > MAX_PENDING_BYTES && !connection.isClosing) {
       throw new Error(`connection ${connection.id} has ${connection.unsentBytes} B unsent: the clients are not draining`);
     }
   }
-  turn.release();
 }
 
 let readBytes = 0;
@@ -121,8 +122,11 @@ await once(listener, 'listening');
 const maxClients = Math.max(...CLIENT_COUNTS);
 const pairs = await openPairs(listener, maxClients, countRead);
 const connections = pairs.map(({ server }, i) => {
-  const connection = new Connection((i + 1) * MAX_WORKERS, `${HOST}:${server.remotePort ?? 0}`, server, { maxLineBytes: DEFAULT_MAX_LINE_BYTES, rateLimit: 0, rateBurst: 1 }, hooks, turn);
-  connection.isAdmitted = true;
+  const transport = TcpTransport.of(server);
+  if (transport === null) throw new Error('an accepted bench socket closed before the bench began');
+  const settings = { maxLineBytes: DEFAULT_MAX_LINE_BYTES, rateLimit: 0, rateBurst: 1 };
+  const connection = new Connection((i + 1) * MAX_WORKERS, `${HOST}:${transport.remotePort}`, transport, settings, hooks, batch);
+  connection.admit();
   return connection;
 });
 
@@ -132,6 +136,7 @@ const bench = createBench(`fan-out: one ${bytesPerBroadcast.length} B broadcast 
 const sizes: Record<string, OperationSize> = {};
 for (const count of CLIENT_COUNTS) {
   const room = new Map(connections.slice(0, count).map((connection) => [connection.id, connection] as const));
+  // The name of the days of worker.ts `flushOutput`, kept so that old and new runs line up.
   const name = `deliver + flushOutput, N = ${count}`;
   bench.add(
     name,

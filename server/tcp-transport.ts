@@ -1,0 +1,63 @@
+// The TCP transport: a net.Socket behind the Transport a Connection talks to (server/transport.ts).
+// Runs in the worker thread that accepted the socket; the only file of the connection path that
+// knows about node:net sockets.
+
+import type { Socket } from 'node:net';
+import type { Transport, TransportHandler } from './transport.ts';
+
+export class TcpTransport implements Transport {
+  readonly #socket: Socket;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+
+  /** The socket as accepted; null if it was gone before we saw it (Node then has no peer address). */
+  static of(socket: Socket): TcpTransport | null {
+    const { remoteAddress, remotePort } = socket;
+    if (remoteAddress === undefined || remotePort === undefined) return null;
+    return new TcpTransport(socket, remoteAddress, remotePort);
+  }
+
+  private constructor(socket: Socket, remoteAddress: string, remotePort: number) {
+    this.#socket = socket;
+    this.remoteAddress = remoteAddress;
+    this.remotePort = remotePort;
+    // chatd coalesces its own writes, once per flush (server/flush-policy.ts); Nagle would only add delay.
+    socket.setNoDelay(true);
+  }
+
+  get pendingWriteBytes(): number {
+    return this.#socket.writableLength;
+  }
+
+  get isWritable(): boolean {
+    return !this.#socket.destroyed && !this.#socket.writableEnded;
+  }
+
+  start(handler: TransportHandler): void {
+    const socket = this.#socket;
+    socket.on('data', (chunk: Buffer) => handler.onData(chunk));
+    socket.on('end', () => handler.onEnd());
+    socket.on('error', (error: NodeJS.ErrnoException) => handler.onError(error.code === 'ECONNRESET' || error.code === 'EPIPE'));
+    socket.on('close', () => handler.onClose());
+  }
+
+  write(bytes: Uint8Array): void {
+    this.#socket.write(bytes);
+  }
+
+  end(): void {
+    this.#socket.end();
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#socket.resume();
+  }
+}
