@@ -9,10 +9,12 @@ import { formatAddress } from '../protocol/index.ts';
 import { CloseReason } from '../room/close-reason.ts';
 import { Connection } from './connection.ts';
 import { FanOutBatch } from './fan-out-batch.ts';
+import { FlushPolicy } from './flush-policy.ts';
 import { createLogger } from './log.ts';
 import { MAX_WORKERS, type ClientEvent, type DeliveryOp, type PrimaryMessage, type WorkerMessage, type WorkerSettings } from './messages.ts';
 import { createWorkerCounters, WorkerMetrics } from './metrics.ts';
 import { TcpTransport } from './tcp-transport.ts';
+import { SYSTEM_CLOCK } from './worker-clock.ts';
 
 if (parentPort === null) throw new Error('server/worker.ts runs as a worker thread; start chatd instead');
 const port = parentPort;
@@ -31,8 +33,8 @@ let deliverSeconds = 0;
 /** Events of this turn, posted to the primary in one message. */
 let events: ClientEvent[] = [];
 let isEventFlushScheduled = false;
-let isOutputFlushScheduled = false;
-let isUrgentFlushScheduled = false;
+/** When to write: urgent output after this turn, the rest paced and storm-deferred (server/flush-policy.ts). */
+const flushPolicy = new FlushPolicy(SYSTEM_CLOCK, { writeUrgent: flushUrgent, writeAll: flushOutput });
 /** Ids of a replacement worker start past any id its predecessor could have given. */
 let serial = settings.firstSerial;
 let isShuttingDown = false;
@@ -56,17 +58,10 @@ const hooks = {
   onOutput(connection: Connection, isUrgent: boolean): void {
     if (isUrgent) {
       urgent.push(connection);
-      if (!isUrgentFlushScheduled) {
-        isUrgentFlushScheduled = true;
-        setImmediate(flushUrgent);
-      }
-      return;
-    }
-    if (dirty.length === 0) dirtySince = performance.now();
-    dirty.push(connection);
-    if (!isOutputFlushScheduled) {
-      isOutputFlushScheduled = true;
-      scheduleFlush();
+      flushPolicy.urgentQueued();
+    } else {
+      dirty.push(connection);
+      flushPolicy.queued();
     }
   },
   onClosed(connection: Connection): void {
@@ -97,7 +92,7 @@ function accept(socket: Socket): void {
     socket.destroy(); // already gone before we saw it, or we are closing
     return;
   }
-  lastAcceptAt = performance.now();
+  flushPolicy.accepted();
   const id = ++serial * MAX_WORKERS + settings.index;
   const addr = formatAddress(transport.remoteAddress, transport.remotePort);
   const connection = new Connection(id, addr, transport, settings, hooks, batch, counters);
@@ -147,60 +142,8 @@ function deliver(ops: readonly DeliveryOp[]): void {
   }
 }
 
-/**
- * A full flush writes every socket with broadcasts queued, so it costs about the same whatever
- * it carries. After one that took T ms, the next waits until T × FLUSH_PACING ms have passed:
- * a worker then spends at most half its time writing broadcasts, the rest accepting, reading
- * and answering, and under load each flush carries more lines instead of there being more
- * flushes. Without it, a connection storm ran one flush per new client, each to everyone
- * (issue #5 W1: 30 s instead of 3 s to greet 5000 clients). Light load never waits: a flush
- * to 500 clients takes a few ms.
- */
-const FLUSH_PACING = 1;
-let lastFlushEnd = 0;
-let lastFlushCost = 0;
-
-/**
- * A connection storm (a new connection in the last STORM_QUIET_MS) postpones the full flush
- * until the storm pauses, for at most STORM_MAX_DEFER_MS after the oldest line waiting. Each
- * newcomer's login goes to everyone online: flushed as they come, a storm of n clients costs
- * n²/2 small writes, which starve the accepts and the greetings of both cores; gathered, it
- * costs a few large ones. Newcomers are greeted at once all the same (flushUrgent); those
- * online get the logins, and any chat of the moment, up to 250 ms later, in the same order.
- */
-const STORM_QUIET_MS = 20;
-const STORM_MAX_DEFER_MS = 250;
-let lastAcceptAt = -Infinity;
-/** When the oldest broadcast not yet flushed was queued. */
-let dirtySince = 0;
-
-/** When the full flush is due: paced after the last one, and later while a storm lasts. */
-function flushDue(now: number): number {
-  const paced = lastFlushEnd + FLUSH_PACING * lastFlushCost;
-  if (now - lastAcceptAt >= STORM_QUIET_MS) return paced;
-  return Math.max(paced, Math.min(lastAcceptAt + STORM_QUIET_MS, dirtySince + STORM_MAX_DEFER_MS));
-}
-
-function scheduleFlush(): void {
-  const wait = flushDue(performance.now()) - performance.now();
-  if (wait < 1) setImmediate(flushWhenDue);
-  else setTimeout(flushWhenDue, wait);
-}
-
-/**
- * The scheduled full flush; a storm that went on meanwhile puts it off again (within its bound).
- * Outside a storm it flushes as scheduled: a timer may fire a fraction of a millisecond early,
- * and checking the pace again would only add a turn to every flush.
- */
-function flushWhenDue(): void {
-  const now = performance.now();
-  if (now - lastAcceptAt < STORM_QUIET_MS && flushDue(now) - now >= 1) return scheduleFlush();
-  flushOutput();
-}
-
 /** Writes the clients with output of their own now, ahead of the paced full flush: copies from the open batch. */
 function flushUrgent(): void {
-  isUrgentFlushScheduled = false;
   const written = urgent;
   urgent = [];
   for (const connection of written) connection.flush(batch);
@@ -212,7 +155,6 @@ function flushUrgent(): void {
  * (OutputQueue makeRoom, onSlowConsumer).
  */
 function flushOutput(): void {
-  isOutputFlushScheduled = false;
   const started = performance.now();
   const written = dirty;
   dirty = [];
@@ -221,8 +163,6 @@ function flushOutput(): void {
   urgent = [];
   for (const connection of urgentWritten) connection.flush(sealed);
   for (const connection of written) connection.flush(sealed);
-  lastFlushEnd = performance.now();
-  lastFlushCost = lastFlushEnd - started;
   if (deliverSeconds > 0) {
     // Once per turn with deliveries, never per message: the queueing and the writes together.
     metrics.observeFanOut(deliverSeconds + (performance.now() - started) / 1000);
@@ -259,7 +199,7 @@ function shutdown(notice: Uint8Array): void {
     connection.queueShared(start, batch.sharedEnd);
     connection.end();
   }
-  flushOutput();
+  flushPolicy.flushNow();
 }
 
 port.on('message', (message: PrimaryMessage) => {

@@ -1,7 +1,80 @@
-// Fakes for the worker's unit tests: a transport the test plays the client of (Transport). Not a
-// test file itself; the tests under test/server/ import it.
+// Fakes for the worker's unit tests: a clock the test moves (WorkerClock) and a transport the test
+// plays the client of (Transport). Not a test file itself; the tests under test/server/ import it.
 
 import type { Transport, TransportHandler } from '../../server/transport.ts';
+import type { WorkerClock } from '../../server/worker-clock.ts';
+
+interface FakeTimer {
+  readonly at: number;
+  readonly run: () => void;
+}
+
+/**
+ * Time moves only when the test says. Timers run at their time, in the order of their times;
+ * immediates run when the test runs a turn's check phase (`runImmediates`), and those queued
+ * while it runs wait for the next one, as Node's do.
+ */
+export class FakeWorkerClock implements WorkerClock {
+  time = 0;
+  #timers: FakeTimer[] = [];
+  #immediates: (() => void)[] = [];
+
+  now(): number {
+    return this.time;
+  }
+
+  setTimeout(run: () => void, ms: number): void {
+    this.#timers.push({ at: this.time + ms, run });
+  }
+
+  setImmediate(run: () => void): void {
+    this.#immediates.push(run);
+  }
+
+  /** When the pending timers are due, earliest first. */
+  get timerTimes(): number[] {
+    return this.#timers.map((timer) => timer.at).sort((a, b) => a - b);
+  }
+
+  get immediateCount(): number {
+    return this.#immediates.length;
+  }
+
+  /** Runs the immediates queued so far: one check phase. */
+  runImmediates(): void {
+    const due = this.#immediates;
+    this.#immediates = [];
+    for (const run of due) run();
+  }
+
+  /** Moves time on by `ms`, running each timer at its own time, then the immediates it queued. */
+  advance(ms: number): void {
+    const until = this.time + ms;
+    for (;;) {
+      const next = this.#nextTimer();
+      if (next === undefined || next.at > until) break;
+      this.time = Math.max(this.time, next.at);
+      this.#timers.splice(this.#timers.indexOf(next), 1);
+      next.run();
+      this.runImmediates();
+    }
+    this.time = until;
+  }
+
+  /** Runs the earliest timer now, before its time: a timer that fires a little early. */
+  fireNextTimerEarly(): void {
+    const next = this.#nextTimer();
+    if (next === undefined) throw new Error('no timer is pending');
+    this.#timers.splice(this.#timers.indexOf(next), 1);
+    next.run();
+  }
+
+  #nextTimer(): FakeTimer | undefined {
+    let next: FakeTimer | undefined;
+    for (const timer of this.#timers) if (next === undefined || timer.at < next.at) next = timer;
+    return next;
+  }
+}
 
 /** The client's end of a fake transport: what the server wrote, and the events the test sends. */
 export class FakeTransport implements Transport {
