@@ -16,7 +16,7 @@ export class RedisStallError extends Error {
 }
 
 export interface LinkListener {
-  /** The link is ready again (also after the first connect); scripts are loaded. */
+  /** The link is ready again after a loss (not after the first connect); scripts are loaded. */
   onUp(): void;
   /** The link is lost, or Redis stopped answering; commands fail until onUp. */
   onDown(): void;
@@ -37,7 +37,7 @@ export interface ClusterLink {
   readonly isUp: boolean;
   /** Where Redis is, without a password, for the log lines and errors. */
   readonly displayUrl: string;
-  /** Connects (ClusterError when it cannot) and reports ups and downs to `listener` from then on. */
+  /** Connects (ClusterError when it cannot); the link is up when this resolves, and `listener` hears every change from then on. */
   connect(listener: LinkListener): Promise<void>;
   /** Runs a script with the node's arguments after the prelude's; resolves to its reply. */
   run(script: ScriptName, args: readonly (string | number)[]): Promise<unknown>;

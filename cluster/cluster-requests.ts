@@ -23,6 +23,11 @@ export interface RequestHandlers {
    * when the link dropped (default: `local`, when that is the same thing).
    */
   readonly landed?: () => void;
+  /**
+   * `local` refuses (an error) rather than carrying the request out: should Redis have run it
+   * after all, its entry must still be applied when it comes back (a rename, CLUSTER.md §8).
+   */
+  readonly refusesLocally?: boolean;
 }
 
 /** What a script answers: a status, then the stream id to wait for, then script-specific values. */
@@ -43,6 +48,9 @@ export class ClusterRequests {
    * entries come back only after the outage, behind lines said during it.
    */
   readonly #unread = new Map<number, { readonly after: StreamId; readonly show: () => void }>();
+  /** Requests sent and not yet answered, and those of them whose entry the stream has applied already. */
+  readonly #inFlight = new Set<number>();
+  readonly #applied = new Set<number>();
 
   constructor(node: string, core: RoomCore<string, ClusterClient>, link: ClusterLink, stream: ClusterStream, log: Log) {
     this.#node = node;
@@ -50,6 +58,14 @@ export class ClusterRequests {
     this.#link = link;
     this.#stream = stream;
     this.#log = log;
+  }
+
+  /**
+   * The stream applied an entry of this node's request `seq`. Should the reply be lost with the
+   * link after all, the request is done: carried out locally too, it would show twice.
+   */
+  entryApplied(seq: number): void {
+    if (this.#inFlight.has(seq)) this.#applied.add(seq);
   }
 
   /** A sequence number for a script that needs one but answers no client (a resync). */
@@ -69,19 +85,29 @@ export class ClusterRequests {
       step.complete(null, handlers.local);
       return this.#runReplies(client);
     }
+    this.#inFlight.add(seq);
     this.#link.run(script, [this.#node, seq, ...args]).then(
       (raw) => {
+        this.#settled(seq);
         const [status, after] = raw as ScriptReply;
         if (status === 'ok' && compareStreamIds(after, this.#stream.position) > 0) {
           this.#unread.set(seq, { after, show: handlers.landed ?? handlers.local });
         }
-        step.complete(after, () => onReply(status));
+        // #11: Redis no longer knows the client (its node was given up for dead, or Redis lost its
+        // data): until the next heartbeat registers it again, it is served here alone, as while
+        // the link is down. No entry comes back for it.
+        step.complete(after, status === 'gone' ? handlers.local : () => onReply(status));
         this.#runReplies(client);
       },
       (error: unknown) => {
+        if (this.#settled(seq)) {
+          // The stream brought its entry before the link dropped with the reply: it is done.
+          step.complete(null, () => onReply('ok'));
+          return this.#runReplies(client);
+        }
         this.#log.debug({ err: error, script }, 'cluster request failed; carried out on this node');
         // Redis may have run it before the link dropped: then its entry must not show here twice.
-        if (handlers.landed === undefined) this.#stream.shownHere(seq);
+        if (handlers.refusesLocally !== true) this.#stream.shownHere(seq);
         step.complete(null, handlers.local);
         this.#runReplies(client);
       },
@@ -127,6 +153,12 @@ export class ClusterRequests {
       show();
     }
     this.#unread.clear();
+  }
+
+  /** The request has an answer or a failure; returns whether its entry had been applied. */
+  #settled(seq: number): boolean {
+    this.#inFlight.delete(seq);
+    return this.#applied.delete(seq);
   }
 
   #runReplies(client: ClusterClient): void {

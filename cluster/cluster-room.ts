@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   clusterUnavailable,
   dispatchCommand,
+  encodeMsgOk,
   encodeRenameOk,
   encodeWho,
   nameKeys,
@@ -93,6 +94,7 @@ export class ClusterRoom implements Room, LinkStatus {
     this.#stream = new ClusterStream(this.#node, this.#core, this.#link, this.#log, this.#timers);
     this.#requests = new ClusterRequests(this.#node, this.#core, this.#link, this.#stream, this.#log);
     this.#stream.onRead = () => this.#requests.caughtUp();
+    this.#stream.onOwnEntry = (seq) => this.#requests.entryApplied(seq);
   }
 
   get link(): LinkStatus {
@@ -234,6 +236,7 @@ export class ClusterRoom implements Room, LinkStatus {
         },
         // Uniqueness across the cluster cannot be checked without Redis.
         local: () => this.#core.replyError(client, clusterUnavailable()),
+        refusesLocally: true,
         landed: () => {
           const before = this.#core.members.get(client.client);
           if (before === undefined || before.name === name) return;
@@ -244,6 +247,8 @@ export class ClusterRoom implements Room, LinkStatus {
       this.#requests.send(client, 'msg', [client.client, ...keysOf(to), text], {
         onReply: (status) => status === 'nouser' && this.#core.replyError(client, noSuchUser(to)),
         local: () => this.#privateLocally(client, to, text),
+        // Redis found the recipient: it reads the line on its own node, or is here.
+        landed: () => this.#privateLanded(client, to, text),
       }),
     quit: (client) => this.#leave(client, CloseReason.Quit, 'quit'),
     help: (client) => this.#requests.later(client, () => this.#core.send(client, this.#core.texts.help)),
@@ -258,11 +263,7 @@ export class ClusterRoom implements Room, LinkStatus {
   #leave(client: ClusterClient, reason: CloseReason, why: 'quit' | 'left' | 'timeout'): void {
     this.#core.startLeaving(client, reason);
     const applyHere = (): void => this.#core.apply(why === 'timeout' ? { kind: 'timeout', client: client.client } : { kind: 'leave', client: client.client, reason });
-    this.#requests.send(client, 'leave', [client.client, why], {
-      // Redis no longer knew it (its node was given up for dead meanwhile): no entry comes back.
-      onReply: (status) => status === 'gone' && applyHere(),
-      local: applyHere,
-    });
+    this.#requests.send(client, 'leave', [client.client, why], { local: applyHere });
   }
 
   /** A private message while the link is down reaches only this node's clients. */
@@ -272,6 +273,15 @@ export class ClusterRoom implements Room, LinkStatus {
     const recipient = this.#core.members.findByName(to);
     if (recipient === undefined) return this.#core.replyError(client, noSuchUser(to));
     if (this.#core.localOf(recipient.client) === undefined) return this.#core.replyError(client, clusterUnavailable());
+    this.#core.apply({ kind: 'private', from: client.client, to: recipient.client, addr: sender.addr, name: sender.name, text });
+  }
+
+  /** A /msg Redis carried out whose entry this node had not read when the link dropped. */
+  #privateLanded(client: ClusterClient, to: string, text: string): void {
+    const sender = this.#core.members.get(client.client);
+    const recipient = this.#core.members.findByName(to);
+    if (sender === undefined) return;
+    if (recipient === undefined) return this.#core.send(client, encodeMsgOk());
     this.#core.apply({ kind: 'private', from: client.client, to: recipient.client, addr: sender.addr, name: sender.name, text });
   }
 

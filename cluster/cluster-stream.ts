@@ -8,7 +8,7 @@ import type { RoomCore } from '../room/room-core.ts';
 import type { RoomEvent } from '../room/room-events.ts';
 import type { ClusterLink, RawEntry } from './cluster-link.ts';
 import type { ClusterClient, ClusterTimers } from './cluster-room.ts';
-import { parseEntry, type Entry } from './entries.ts';
+import { nodeOfClient, parseEntry, type Entry } from './entries.ts';
 import { STREAM_START, type StreamId } from './stream-id.ts';
 
 /** Kinds of entries that a node which showed them during an outage skips when they come back. */
@@ -25,6 +25,8 @@ export class ClusterStream {
   position: StreamId = STREAM_START;
   /** Called after every batch of entries applied. */
   onRead: () => void = () => {};
+  /** Called when an entry of this node's request `seq` is applied. */
+  onOwnEntry: (seq: number) => void = () => {};
   readonly #node: string;
   readonly #core: RoomCore<string, ClusterClient>;
   readonly #link: ClusterLink;
@@ -102,7 +104,10 @@ export class ClusterStream {
   #apply(entry: Entry): void {
     // Already shown here while the link was down. (A login or leave shown then is in the registry
     // already, which makes its entry no news to RoomCore.apply.)
-    if (entry.node === this.#node && this.#shownHere.delete(entry.seq) && SHOWN_ONCE.has(entry.kind)) return;
+    if (entry.node === this.#node) {
+      this.onOwnEntry(entry.seq);
+      if (this.#shownHere.delete(entry.seq) && SHOWN_ONCE.has(entry.kind)) return;
+    }
     const event = this.#eventOf(entry);
     if (event !== null) this.#core.apply(event);
   }
@@ -111,6 +116,9 @@ export class ClusterStream {
   #eventOf(entry: Entry): RoomEvent<string> | null {
     switch (entry.kind) {
       case 'login':
+        // #11: a client of this node that is gone already (it joined as the link dropped and left
+        // during the outage, shown here then): its login is history, and its logout follows.
+        if (nodeOfClient(entry.client) === this.#node && this.#core.localOf(entry.client) === undefined) return null;
         return { kind: 'login', client: entry.client, addr: entry.addr, name: entry.name };
       case 'chat':
         return { kind: 'chat', addr: entry.addr, name: entry.name, text: entry.text };
