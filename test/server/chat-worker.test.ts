@@ -1,0 +1,199 @@
+// A ChatWorker without a thread or a socket: fake transports for its clients, a fake clock for its
+// flushes, and the messages it posts to the primary recorded. What the e2e tests see through real
+// TCP, seen here op by op.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { CloseReason } from '../../room/close-reason.ts';
+import { NOBODY } from '../../room/delivery.ts';
+import type { Log } from '../../room/log.ts';
+import { ChatWorker } from '../../server/chat-worker.ts';
+import { STORM_QUIET_MS } from '../../server/flush-policy.ts';
+import type { DeliveryOp, WorkerMessage, WorkerSettings } from '../../server/messages.ts';
+import { FakeTransport, FakeWorkerClock } from './worker-fakes.ts';
+
+const SETTINGS: WorkerSettings = {
+  index: 3,
+  firstSerial: 0,
+  host: '127.0.0.1',
+  port: 0,
+  maxLineBytes: 4096,
+  maxPendingBytes: 1 << 20,
+  rateLimit: 0,
+  rateBurst: 1,
+  logLevel: 'silent',
+};
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+/** Keeps every line logged, as `level message`. */
+function recordingLog(lines: string[]): Log {
+  const log: Log = {
+    debug: (_fields, message) => lines.push(`debug ${message ?? ''}`),
+    info: (_fields, message) => lines.push(`info ${message ?? ''}`),
+    warn: (_fields, message) => lines.push(`warn ${message ?? ''}`),
+    error: (_fields, message) => lines.push(`error ${message ?? ''}`),
+    child: () => log,
+  };
+  return log;
+}
+
+const running: ChatWorker[] = [];
+afterEach(() => {
+  // Stops each worker's event-loop monitor (WorkerMetrics).
+  for (const worker of running.splice(0)) worker.shutdown(bytes(''));
+});
+
+function startWorker(settings: WorkerSettings = SETTINGS) {
+  const clock = new FakeWorkerClock();
+  const posted: WorkerMessage[] = [];
+  const logged: string[] = [];
+  const worker = new ChatWorker(settings, (message) => posted.push(message), recordingLog(logged), clock);
+  running.push(worker);
+  /** Accepts a client and returns its transport and connection id (serials count from 1). */
+  let serial = settings.firstSerial;
+  const accept = (): { transport: FakeTransport; id: number } => {
+    const transport = new FakeTransport('192.0.2.7', 50_000 + serial);
+    worker.accept(transport);
+    return { transport, id: ++serial * 256 + settings.index };
+  };
+  const broadcast = (text: string, except = NOBODY): DeliveryOp => ({ kind: 'broadcast', bytes: bytes(text), messages: 1, except });
+  return { worker, clock, posted, logged, accept, broadcast };
+}
+
+describe('ChatWorker', () => {
+  it('posts a connect event for each client it accepts, with an id that names this worker', () => {
+    const { clock, posted, accept } = startWorker();
+    accept();
+    expect(posted).toEqual([]);
+    clock.runImmediates();
+    expect(posted).toEqual([{ type: 'events', events: [{ kind: 'connect', id: 1 * 256 + 3, addr: '192.0.2.7:50000', ip: '192.0.2.7' }] }]);
+  });
+
+  it('starts the serials of a replacement worker where its settings say', () => {
+    const { clock, posted, accept } = startWorker({ ...SETTINGS, firstSerial: 2 ** 30 });
+    accept();
+    clock.runImmediates();
+    expect(posted).toEqual([{ type: 'events', events: [expect.objectContaining({ id: (2 ** 30 + 1) * 256 + 3 })] }]);
+  });
+
+  it('posts every event of one turn in one message, in order', () => {
+    const { clock, posted, accept } = startWorker();
+    const alice = accept();
+    alice.transport.send('hello\n');
+    accept();
+    clock.runImmediates();
+    expect(posted).toHaveLength(1);
+    const message = posted[0]!;
+    expect(message.type === 'events' && message.events.map((event) => event.kind)).toEqual(['connect', 'command', 'connect']);
+  });
+
+  it('writes a broadcast to every admitted client but the one excepted, one write each at the full flush', () => {
+    const { worker, clock, accept, broadcast } = startWorker();
+    const [alice, bob, carol] = [accept(), accept(), accept()];
+    clock.advance(STORM_QUIET_MS); // no connection storm: the full flush is not put off
+    worker.deliver([{ kind: 'admit', id: alice.id }, { kind: 'admit', id: bob.id }, { kind: 'admit', id: carol.id }]);
+    worker.deliver([broadcast('one\r\n'), broadcast('two\r\n', bob.id)]);
+    worker.deliver([broadcast('three\r\n')]);
+    expect(alice.transport.writes).toEqual([]);
+    clock.runImmediates();
+    expect(alice.transport.writes).toHaveLength(1);
+    expect(alice.transport.text).toBe('one\r\ntwo\r\nthree\r\n');
+    expect(carol.transport.writes[0]).toBe(alice.transport.writes[0]); // the one shared buffer
+    expect(bob.transport.text).toBe('one\r\nthree\r\n');
+  });
+
+  it('does not write a broadcast decided before a client was admitted', () => {
+    const { worker, clock, accept, broadcast } = startWorker();
+    const alice = accept();
+    clock.advance(STORM_QUIET_MS);
+    worker.deliver([broadcast('before\r\n'), { kind: 'admit', id: alice.id }, broadcast('after\r\n')]);
+    clock.runImmediates();
+    expect(alice.transport.text).toBe('after\r\n');
+  });
+
+  it('greets a newcomer at once during a connection storm, while broadcasts wait for the storm to pause', () => {
+    const { worker, clock, accept, broadcast } = startWorker();
+    const alice = accept();
+    worker.deliver([{ kind: 'admit', id: alice.id }, broadcast('login\r\n'), { kind: 'send', id: alice.id, bytes: bytes('I am here\r\n') }]);
+    clock.runImmediates();
+    // The greeting is written on its own, copied out of the open batch; the login waits.
+    expect(alice.transport.text).toBe('login\r\nI am here\r\n');
+    const bob = accept();
+    worker.deliver([{ kind: 'admit', id: bob.id }, broadcast('bob login\r\n'), { kind: 'send', id: bob.id, bytes: bytes('I am here\r\n') }]);
+    clock.runImmediates();
+    expect(bob.transport.text).toBe('bob login\r\nI am here\r\n');
+    expect(alice.transport.text).toBe('login\r\nI am here\r\n');
+    clock.advance(STORM_QUIET_MS);
+    expect(alice.transport.text).toBe('login\r\nI am here\r\nbob login\r\n');
+  });
+
+  it('never admits a client it is already closing', () => {
+    const { worker, clock, accept, broadcast } = startWorker();
+    const alice = accept();
+    worker.deliver([{ kind: 'close', id: alice.id, bytes: null, reason: CloseReason.ServerFull }, { kind: 'admit', id: alice.id }, broadcast('one\r\n')]);
+    clock.runImmediates();
+    expect(alice.transport.writes).toEqual([]);
+    expect(alice.transport.isEnded).toBe(true);
+  });
+
+  it('writes the last line of a close op, then ends the client, and does not report the close back', () => {
+    const { worker, clock, posted, accept } = startWorker();
+    const alice = accept();
+    clock.runImmediates();
+    posted.length = 0;
+    worker.deliver([{ kind: 'close', id: alice.id, bytes: bytes('error: server full\r\n'), reason: CloseReason.ServerFull }]);
+    clock.runImmediates();
+    expect(alice.transport.text).toBe('error: server full\r\n');
+    expect(alice.transport.isEnded).toBe(true);
+    alice.transport.close();
+    clock.runImmediates();
+    expect(posted).toEqual([]);
+  });
+
+  it('ignores ops for a client that is gone', () => {
+    const { worker, clock, accept } = startWorker();
+    const alice = accept();
+    alice.transport.close();
+    worker.deliver([{ kind: 'send', id: alice.id, bytes: bytes('hello\r\n') }, { kind: 'admit', id: 999 * 256 + 3 }]);
+    clock.runImmediates();
+    expect(alice.transport.writes).toEqual([]);
+  });
+
+  it('cuts a slow consumer, logs it and counts it as gone for the primary', () => {
+    const { worker, clock, posted, logged, accept, broadcast } = startWorker({ ...SETTINGS, maxPendingBytes: 10 });
+    const alice = accept();
+    alice.transport.keepsWrites = true;
+    worker.deliver([{ kind: 'admit', id: alice.id }, broadcast('one two\r\n')]);
+    clock.runImmediates();
+    worker.deliver([broadcast('three\r\n')]);
+    clock.runImmediates();
+    expect(alice.transport.isDestroyed).toBe(true);
+    expect(logged).toEqual(['warn slow consumer']);
+    const events = posted.flatMap((message) => (message.type === 'events' ? message.events : []));
+    expect(events.at(-1)).toEqual({ kind: 'disconnect', id: alice.id, reason: CloseReason.SlowConsumer });
+  });
+
+  it('sends the shutdown notice to every client, ends them, and posts drained once the last has closed', () => {
+    const { worker, posted, accept } = startWorker();
+    const [alice, bob] = [accept(), accept()];
+    running.splice(0); // shut down here, not after the test
+    worker.shutdown(bytes('error: server shutting down; goodbye\r\n'));
+    for (const client of [alice, bob]) {
+      expect(client.transport.text).toBe('error: server shutting down; goodbye\r\n');
+      expect(client.transport.isEnded).toBe(true);
+    }
+    alice.transport.close();
+    expect(posted.filter((message) => message.type === 'drained')).toEqual([]);
+    bob.transport.close();
+    expect(posted.filter((message) => message.type === 'drained')).toEqual([{ type: 'drained' }]);
+  });
+
+  it('posts drained at once when shut down with nobody connected, and refuses clients after that', () => {
+    const { worker, posted, accept } = startWorker();
+    running.splice(0);
+    worker.shutdown(bytes('bye\r\n'));
+    expect(posted).toEqual([{ type: 'drained' }]);
+    const late = accept();
+    expect(late.transport.isDestroyed).toBe(true);
+  });
+});
