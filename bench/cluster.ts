@@ -10,9 +10,10 @@ import { writeFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { runBench, type BenchOptions, type BenchResult } from './chat-bench.ts';
+import { startRedis } from './processes/redis-server.ts';
 import { median } from './regression.ts';
 import { toJson } from './report.ts';
-import { spawnRedis, spawnServer, type RunningServer } from './servers.ts';
+import { spawnServer, type RunningServer } from './servers.ts';
 
 const NODES = 3;
 const SETUPS = ['one node', `${NODES} nodes + Redis`] as const;
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
 
 /** Three nodes of one worker each, on a Redis of their own, for one run. */
 async function runCluster(base: Omit<BenchOptions, 'spawn' | 'serverPid' | 'workers'>): Promise<BenchResult> {
-  const redis = await spawnRedis();
+  const redis = await startRedis();
   const nodes: RunningServer[] = [];
   try {
     for (let i = 0; i < NODES; i++) {

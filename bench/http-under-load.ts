@@ -6,13 +6,12 @@
 
 import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runBench, type BenchOptions, type RoundResult } from './chat-bench.ts';
+import { freePort } from './processes/free-port.ts';
 import { spawnServer } from './servers.ts';
 
 const { values: flags } = parseArgs({
@@ -63,20 +62,11 @@ interface Scenario {
   readonly slowConsumers: number;
 }
 
-/** A free loopback port for --http-port (spawnServer reads only the chat port from the log). */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  probe.listen({ host: '127.0.0.1', port: 0 });
-  await once(probe, 'listening');
-  const { port } = probe.address() as { port: number };
-  probe.close();
-  return port;
-}
-
 const secrets = mkdtempSync(join(tmpdir(), 'chatd-bench-http-'));
 const token = randomBytes(24).toString('base64url');
 const tokenFile = join(secrets, 'admin.token');
 writeFileSync(tokenFile, token, { mode: 0o600 });
+// spawnServer reads only the chat port from chatd's log: the HTTP port is chosen here.
 const httpPort = await freePort();
 const server = await spawnServer({
   kind: 'chatd',

@@ -7,10 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { THIS_CHECKOUT as ROOT } from './processes/chatd.ts';
 import { benchRunner, CI_WORKLOAD, compare, DEFAULT_THRESHOLDS, type RunFigures } from './regression.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PAIRS = Number(process.env['CHATD_BENCH_PAIRS'] ?? 5);
 
 function git(...args: string[]): string {

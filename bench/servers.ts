@@ -1,13 +1,14 @@
-// The servers the bench measures: a chatd of this checkout, the seed's Go server, or nats-server,
-// started on a free loopback port and stopped by their PID; and what /proc says of a server's
-// CPU time and memory, for a server the bench started or one given by --server-pid.
+// The servers the bench measures: a chatd of this checkout (or another), the seed's Go server, or
+// nats-server, started on a free loopback port (bench/processes/) and stopped by their PID; and
+// what /proc says of a server's CPU time and memory, for a server the bench started or one given
+// by --server-pid.
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { startChatd, THIS_CHECKOUT, type ChatdProcess } from './processes/chatd.ts';
+import { LOOPBACK } from './processes/free-port.ts';
+import { startNats, startSeed, STDERR_HEAD_CHARS, type PeerProcess } from './processes/peer-server.ts';
+import { describeExit } from './processes/server-process.ts';
 
 export const SERVER_KINDS = ['chatd', 'seed', 'nats'] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
@@ -37,29 +38,24 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-const HOST = '127.0.0.1';
-const START_TIMEOUT_MS = 15_000;
-const THIS_ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** A chatd cold start in a regression check's fresh worktree can be slow; fifteen seconds is a hang. */
+const CHATD_START_TIMEOUT_MS = 15_000;
+/** SIGTERM drains for at most 4 s (server/primary.ts); past this the server is killed outright. */
+const STOP_GRACE_MS = 6000;
 
 export async function spawnServer(options: SpawnOptions): Promise<RunningServer> {
   switch (options.kind) {
-    case 'chatd':
-      return spawnChatd(options);
+    case 'chatd': {
+      const chatd = await spawnChatd(options);
+      return running('chatd', chatd, () => lastLines(chatd.stderr, 3).join(' | '));
+    }
     case 'seed': {
-      if (!existsSync(options.seedBinary)) {
-        throw new Error(
-          `no seed server at ${options.seedBinary}; build it with: apt-get install -y golang-go && ` +
-            `(cd ../shared/peers/seed-go && go build -o ${options.seedBinary} .)`,
-        );
-      }
-      const port = await freePort();
-      return startPeer('seed', options.seedBinary, [`${HOST}:${port}`], port);
+      const seed = await startSeed(options.seedBinary);
+      return running('seed', seed, () => seed.firstWords);
     }
     case 'nats': {
-      const binary = findOnPath('nats-server');
-      if (binary === undefined) throw new Error('nats-server is not installed; install it with: apt-get install -y nats-server');
-      const port = await freePort();
-      return startPeer('nats', binary, ['-a', HOST, '-p', String(port)], port);
+      const nats = await startNats();
+      return running('nats', nats, () => nats.firstWords);
     }
   }
 }
@@ -90,146 +86,34 @@ function limitsOff(root: string): string[] {
   return LIMITS_OFF.filter(([flag]) => help.includes(flag)).flat();
 }
 
-async function spawnChatd(options: SpawnOptions): Promise<RunningServer> {
-  const root = options.chatdRoot ?? THIS_ROOT;
-  const args = [
-    'cli/chatd.ts',
-    '--host',
-    HOST,
-    '--port',
-    '0',
-    '--workers',
-    String(options.workers),
-    '--log-level',
-    'info',
-    ...limitsOff(root),
-    ...(options.extraArgs ?? []),
-  ];
-  const child = spawn(process.execPath, args, { cwd: root, env: serverEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
-  const lastLines: string[] = [];
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`chatd in ${root} did not start listening within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
-    let output = '';
-    // Keep reading stderr for the whole run: chatd logs synchronously, and a full pipe would stall it.
-    createInterface({ input: child.stderr! }).on('line', (line) => {
-      if (output.length < 4000) output += `${line}\n`;
-      lastLines.push(line);
-      if (lastLines.length > 3) lastLines.shift();
-      if (line.includes('"event":"listening"')) {
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { port: number }).port);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`chatd exited with code ${code} before listening:\n${output}`));
-    });
-  });
-  return running('chatd', child, port, () => lastLines.join(' | '));
+function spawnChatd(options: SpawnOptions): Promise<ChatdProcess> {
+  const root = options.chatdRoot ?? THIS_CHECKOUT;
+  const args = ['--host', LOOPBACK, '--port', '0', '--workers', String(options.workers), '--log-level', 'info', ...limitsOff(root), ...(options.extraArgs ?? [])];
+  return startChatd({ root, args, env: serverEnv() }, CHATD_START_TIMEOUT_MS);
 }
 
-/** A redis-server of the bench's own, for a chatd cluster (`npm run bench:cluster`). */
-export interface RunningRedis {
-  readonly url: string;
-  readonly pid: number;
-  stop(): Promise<void>;
-}
-
-/** Starts Debian's redis-server on a free loopback port, without persistence: the bench keeps nothing. */
-export async function spawnRedis(): Promise<RunningRedis> {
-  const binary = findOnPath('redis-server');
-  if (binary === undefined) throw new Error('redis-server is not installed; install it with: apt-get install -y redis-server');
-  const port = await freePort();
-  const child = spawn(binary, ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  await waitUntilListening(child, binary, port);
-  return {
-    url: `redis://${HOST}:${port}`,
-    pid: child.pid!,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-/** Enough of a Go panic to name it ("fatal error: concurrent map writes"); its goroutine dump is not kept. */
-const STDERR_HEAD_CHARS = 300;
-
-async function startPeer(kind: ServerKind, binary: string, args: string[], port: number): Promise<RunningServer> {
-  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderrHead = '';
-  // Drained for the whole run (a full pipe would block the server); only the head is kept.
-  child.stderr!.on('data', (chunk: Buffer) => {
-    if (stderrHead.length < STDERR_HEAD_CHARS) stderrHead += chunk.toString('utf8', 0, STDERR_HEAD_CHARS);
-  });
-  await waitUntilListening(child, binary, port);
-  return running(kind, child, port, () => stderrHead.split('\n').filter((line) => line.trim() !== '').slice(0, 2).join(' | '));
-}
-
-function running(kind: ServerKind, child: ChildProcess, port: number, stderrTail: () => string): RunningServer {
+function running(kind: ServerKind, server: ChatdProcess | PeerProcess, firstWords: () => string): RunningServer {
   let isStopping = false;
   return {
     kind,
-    host: HOST,
-    port,
-    pid: child.pid!,
+    host: LOOPBACK,
+    port: server.port,
+    pid: server.pid,
     exit() {
-      if (isStopping || (child.exitCode === null && child.signalCode === null)) return null;
-      const how = child.exitCode !== null ? `exited with code ${child.exitCode}` : `killed by ${child.signalCode}`;
-      const said = stderrTail().slice(0, STDERR_HEAD_CHARS);
-      return said === '' ? how : `${how}: ${said}`;
+      if (isStopping || server.exitStatus === undefined) return null;
+      const said = firstWords().slice(0, STDERR_HEAD_CHARS);
+      return said === '' ? describeExit(server.exitStatus) : `${describeExit(server.exitStatus)}: ${said}`;
     },
     async stop() {
       isStopping = true;
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 6000);
-      await exited;
-      clearTimeout(timer);
+      await server.stop('SIGTERM', STOP_GRACE_MS);
     },
   };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, HOST);
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === 'string') throw new Error('no free port');
-  return address.port;
-}
-
-/** Polls until the child listens on `port`; throws if it exits first or takes too long. */
-async function waitUntilListening(child: ChildProcess, binary: string, port: number): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (!(await isListening(port))) {
-    if (child.exitCode !== null) throw new Error(`${binary} exited with code ${child.exitCode}`);
-    if (Date.now() > deadline) throw new Error(`${binary} did not listen on ${port} within ${START_TIMEOUT_MS} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-function isListening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: HOST, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-function findOnPath(command: string): string | undefined {
-  for (const dir of (process.env['PATH'] ?? '').split(':')) {
-    if (dir !== '' && existsSync(`${dir}/${command}`)) return `${dir}/${command}`;
-  }
-  for (const dir of ['/usr/sbin', '/usr/bin', '/sbin']) if (existsSync(`${dir}/${command}`)) return `${dir}/${command}`;
-  return undefined;
+/** The last `count` lines of `text` that are not empty: what chatd logged just before it died (read only then). */
+function lastLines(text: string, count: number): string[] {
+  return text.split('\n').filter((line) => line.trim() !== '').slice(-count);
 }
 
 /** A server's CPU seconds (user + system, all threads) and memory, from /proc. */
