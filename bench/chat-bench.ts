@@ -12,6 +12,7 @@ import { Control } from './control.ts';
 import { addCounts, emptyCounts, orderDisagreements, type IntegrityCounts } from './integrity.ts';
 import { MIN_PAYLOAD_BYTES } from './payload.ts';
 import { sampleProcesses, spawnServer, type ProcessSample, type RunningServer, type ServerKind } from './servers.ts';
+import { sum } from './stats.ts';
 import type { ProtocolName } from './wire.ts';
 
 export interface BenchOptions {
@@ -483,12 +484,6 @@ export function sourceAddresses(host: string, clients: number): string[] {
 /** /proc counts CPU in hundredths of a second: a difference of two samples is one too, less the float noise. */
 function roundToTicks(seconds: number): number {
   return Math.round(seconds * 100) / 100;
-}
-
-function sum(values: ArrayLike<number>): number {
-  let total = 0;
-  for (let i = 0; i < values.length; i++) total += values[i]!;
-  return total;
 }
 
 function sleep(ms: number): Promise<void> {

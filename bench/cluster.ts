@@ -11,9 +11,9 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { runBench, type BenchOptions, type BenchResult } from './chat-bench.ts';
 import { startRedis } from './processes/redis-server.ts';
-import { median } from './regression.ts';
 import { toJson } from './report.ts';
 import { spawnServer, type RunningServer } from './servers.ts';
+import { median } from './stats.ts';
 
 const NODES = 3;
 const SETUPS = ['one node', `${NODES} nodes + Redis`] as const;

@@ -3,8 +3,8 @@
 // the bench's limit). Pure formatting of chat-bench results; bench/peers.ts runs them.
 
 import { RAMP_ENDS, type BenchResult, type RoundResult } from './chat-bench.ts';
-import { median } from './regression.ts';
 import type { ServerKind } from './servers.ts';
+import { median } from './stats.ts';
 
 export interface PeerWorkload {
   readonly name: string;

@@ -3,6 +3,7 @@
 // Vega-Lite spec that draws them. No I/O here; bench/plot.ts reads the files and renders the SVG.
 
 import type { TopLevelSpec } from 'vega-lite';
+import { median } from './stats.ts';
 
 export const PERCENTILES = ['p50', 'p90', 'p99', 'p999'] as const;
 export type PercentileName = (typeof PERCENTILES)[number];
@@ -218,10 +219,4 @@ function numberAt(object: Readonly<Record<string, unknown>>, key: string, where:
   const value = object[key];
   if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`${where}.${key}: expected a number, got ${JSON.stringify(value)}`);
   return value;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }

@@ -5,6 +5,7 @@
 
 import { runBench, type BenchOptions, type BenchResult } from './chat-bench.ts';
 import { isClean } from './report.ts';
+import { median } from './stats.ts';
 
 export interface Workload {
   readonly clients: number;
@@ -137,12 +138,6 @@ export async function compare(
   const broken = candidate.filter((run) => !run.isClean).length;
   if (broken > 0) regressions.push(`${broken} of ${pairs} candidate runs lost, duplicated or reordered messages`);
   return { reference, candidate, medianRatios, regressions };
-}
-
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 const percent = (fraction: number): string => `${(fraction * 100).toFixed(0)} %`;

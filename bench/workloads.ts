@@ -1,5 +1,5 @@
 // The named workloads of issue #5 (W1–W5) and the small ones the seed's server survives: one
-// list for bench:peers and for bench/micro/ab.ts, so a figure of one is a figure of the other.
+// list for bench:peers and for bench/ab.ts, so a figure of one is a figure of the other.
 
 import type { BenchOptions } from './chat-bench.ts';
 import type { PeerWorkload } from './peers-report.ts';

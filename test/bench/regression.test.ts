@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BenchResult } from '../../bench/chat-bench.ts';
-import { benchRunner, compare, median, type RunServer } from '../../bench/regression.ts';
+import { benchRunner, compare, type RunServer } from '../../bench/regression.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -50,11 +50,6 @@ describe('compare', () => {
     const run: RunServer = async (root) => (root === 'ref' ? fakeResult(0.1, 2, 10) : fakeResult(0.05, 1, 5, 3));
     const comparison = await compare(run, 'ref', 'new', 1);
     expect(comparison.regressions).toContain('1 of 1 candidate runs lost, duplicated or reordered messages');
-  });
-
-  it('takes the median', () => {
-    expect(median([3, 1, 2])).toBe(2);
-    expect(median([4, 1, 3, 2])).toBe(2.5);
   });
 });
 

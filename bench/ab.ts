@@ -2,15 +2,14 @@
 // workloads: runs alternate A B A B … in one process, so a noisy shared machine hurts both
 // alike; prints every run and then the medians. A tool for the server work, not a CI check.
 //
-//   node bench/micro/ab.ts --workload W1-connect --workload W2-fanout --repeats 3 base=/tmp/chatd-base new=. nats
-//   node bench/micro/ab.ts --workload W2-fanout new1=.:1 new2=.:2     (ROOT:WORKERS[:NAME=VALUE])
+//   node bench/ab.ts --workload W1-connect --workload W2-fanout --repeats 3 base=/tmp/chatd-base new=. nats
+//   node bench/ab.ts --workload W2-fanout new1=.:1 new2=.:2     (ROOT:WORKERS[:NAME=VALUE])
 
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runBench, type BenchOptions, type BenchResult } from '../chat-bench.ts';
-import { median } from '../regression.ts';
-import { optionsFor, PEER_WORKLOADS } from '../workloads.ts';
-
+import { runBench, type BenchOptions, type BenchResult } from './chat-bench.ts';
+import { median } from './stats.ts';
+import { optionsFor, PEER_WORKLOADS } from './workloads.ts';
 
 interface Contender {
   readonly label: string;
@@ -27,8 +26,21 @@ const { values, positionals } = parseArgs({
     workload: { type: 'string', multiple: true, default: ['W1-connect'] },
     repeats: { type: 'string', default: '3' },
     threads: { type: 'string', default: '2' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+
+const USAGE = `usage: node bench/ab.ts [--workload NAME]… [--repeats 3] [--threads 2] CONTENDER…
+  CONTENDER  LABEL=ROOT[:WORKERS[:NAME=VALUE]]: the chatd of checkout ROOT with WORKERS workers
+             (default 2) and NAME=VALUE in its environment; or nats, or seed (/tmp/seedchat)
+  --workload one of ${PEER_WORKLOADS.map((workload) => workload.name).join(', ')} (default W1-connect)
+  --repeats  runs of each contender per workload, alternating which goes first (default 3)
+  --threads  bench threads (default 2)
+`;
+if (values.help || positionals.length === 0) {
+  (values.help ? process.stdout : process.stderr).write(USAGE);
+  process.exit(values.help ? 0 : 2);
+}
 
 const contenders: Contender[] = positionals.map((spec) => {
   if (spec === 'nats' || spec === 'seed') return { label: spec, kind: spec, root: '', workers: 0, env: undefined };
