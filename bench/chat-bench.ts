@@ -11,27 +11,30 @@ import type { ClientTask, ConnectReport, RoundReport, TaskMessage, TaskSummary }
 import { Control } from './control.ts';
 import { addCounts, emptyCounts, orderDisagreements, type IntegrityCounts } from './integrity.ts';
 import { MIN_PAYLOAD_BYTES } from './payload.ts';
+import { LOOPBACK } from './processes/free-port.ts';
 import { sampleProcesses, spawnServer, type ProcessSample, type RunningServer, type ServerKind } from './servers.ts';
 import { sum } from './stats.ts';
 import type { ProtocolName } from './wire.ts';
 
 export interface BenchOptions {
   readonly host: string;
-  readonly port: number;
+  /**
+   * The server's port, or the ports of the nodes of one chatd cluster (--redis): client i
+   * connects to ports[i mod n] on `host`. Not read when `spawn` starts the server.
+   */
+  readonly ports: readonly number[];
   readonly protocol: ProtocolName;
-  /** Start this server for the run instead of using host:port. */
+  /** Start this server for the run instead of using host and ports. */
   readonly spawn: ServerKind | null;
   readonly workers: number;
   readonly seedBinary: string;
   readonly chatdRoot?: string;
   readonly serverArgs?: readonly string[];
-  readonly serverPid: number | null;
   /**
-   * The nodes of one chatd cluster (--redis): client i connects to ports[i mod n] on `host`
-   * instead of `port`, and the server figures sum `serverPids` (the nodes and their Redis).
+   * The processes whose CPU time and memory are the server's figures, summed (a cluster's nodes
+   * and their Redis); none: not measured. With `spawn`, the server started is measured instead.
    */
-  readonly ports?: readonly number[];
-  readonly serverPids?: readonly number[];
+  readonly serverPids: readonly number[];
   readonly clients: number;
   readonly senders: number;
   /** Messages per second per sender (the first rate, with --max). */
@@ -51,6 +54,24 @@ export interface BenchOptions {
   readonly drainTimeoutMs: number;
   readonly connectTimeoutMs: number;
 }
+
+/**
+ * What the bench's own scripts (bench:peers, bench:cluster, bench:http, bench/ab.ts, the
+ * regression check) run with unless they say otherwise: chatd's protocol on loopback, 64-byte
+ * messages, W4's p99 bound, and no server but the one they name.
+ */
+export const SCRIPT_DEFAULTS = {
+  host: LOOPBACK,
+  ports: [],
+  protocol: 'chatd',
+  spawn: null,
+  seedBinary: '',
+  serverPids: [],
+  payload: 64,
+  max: false,
+  p99BoundMs: 100,
+  drainTimeoutMs: 5000,
+} as const satisfies Partial<BenchOptions>;
 
 export interface LatencySummary {
   readonly p50: number;
@@ -179,10 +200,9 @@ export async function runBench(options: BenchOptions, progress?: BenchProgress):
 
 async function measure(options: BenchOptions, server: RunningServer | null, progress?: BenchProgress): Promise<BenchResult> {
   const host = server?.host ?? options.host;
-  const port = server?.port ?? options.port;
-  const ports = server === null && options.ports !== undefined && options.ports.length > 0 ? options.ports : [port];
-  const pid = server?.pid ?? options.serverPid;
-  const pids = server === null && options.serverPids !== undefined && options.serverPids.length > 0 ? options.serverPids : pid === null ? [] : [pid];
+  const ports = server === null ? options.ports : [server.port];
+  if (ports.length === 0) throw new Error('no server to measure: give at least one port, or a server to spawn');
+  const pids = server === null ? options.serverPids : [server.pid];
   const sample = (): ProcessSample | undefined => sampleProcesses(pids);
   const cpuAtStart = process.cpuUsage();
   const control = new Control(options.senders);
@@ -288,7 +308,7 @@ async function measure(options: BenchOptions, server: RunningServer | null, prog
     const after = sample();
     const cpu = process.cpuUsage(cpuAtStart);
     return {
-      target: { kind: server?.kind ?? 'external', host, port, ports, protocol: options.protocol, workers: server?.kind === 'chatd' ? options.workers : null },
+      target: { kind: server?.kind ?? 'external', host, port: ports[0]!, ports, protocol: options.protocol, workers: server?.kind === 'chatd' ? options.workers : null },
       options,
       connect,
       rounds,

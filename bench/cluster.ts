@@ -9,7 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { runBench, type BenchOptions, type BenchResult } from './chat-bench.ts';
+import { runBench, SCRIPT_DEFAULTS, type BenchOptions, type BenchResult } from './chat-bench.ts';
 import { startRedis } from './processes/redis-server.ts';
 import { toJson } from './report.ts';
 import { spawnServer, type RunningServer } from './servers.ts';
@@ -33,21 +33,14 @@ async function main(): Promise<void> {
     })
     .strict()
     .parseSync();
-  const base: Omit<BenchOptions, 'spawn' | 'serverPid' | 'workers'> = {
-    host: '127.0.0.1',
-    port: 0,
-    protocol: 'chatd',
-    seedBinary: '',
+  const base: Omit<BenchOptions, 'workers'> = {
+    ...SCRIPT_DEFAULTS,
     clients: argv.clients,
     senders: argv.senders,
     rate: argv.rate,
     duration: argv.duration,
-    payload: 64,
     ramp: 2000,
     threads: argv.threads,
-    max: false,
-    p99BoundMs: 100,
-    drainTimeoutMs: 5000,
     connectTimeoutMs: 60_000,
   };
   const results = new Map<Setup, BenchResult[]>(SETUPS.map((setup) => [setup, []]));
@@ -58,7 +51,7 @@ async function main(): Promise<void> {
       process.stderr.write(`run ${repeat + 1}/${argv.repeats}: ${setup}\n`);
       const result =
         setup === 'one node'
-          ? await runBench({ ...base, spawn: 'chatd', serverPid: null, workers: argv.workers })
+          ? await runBench({ ...base, spawn: 'chatd', workers: argv.workers })
           : await runCluster(base);
       results.get(setup)!.push(result);
     }
@@ -68,7 +61,7 @@ async function main(): Promise<void> {
 }
 
 /** Three nodes of one worker each, on a Redis of their own, for one run. */
-async function runCluster(base: Omit<BenchOptions, 'spawn' | 'serverPid' | 'workers'>): Promise<BenchResult> {
+async function runCluster(base: Omit<BenchOptions, 'workers'>): Promise<BenchResult> {
   const redis = await startRedis();
   const nodes: RunningServer[] = [];
   try {
@@ -77,9 +70,7 @@ async function runCluster(base: Omit<BenchOptions, 'spawn' | 'serverPid' | 'work
     }
     return await runBench({
       ...base,
-      spawn: null,
       workers: 1,
-      serverPid: null,
       ports: nodes.map((node) => node.port),
       serverPids: [...nodes.map((node) => node.pid), redis.pid],
     });

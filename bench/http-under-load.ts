@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runBench, type BenchOptions, type RoundResult } from './chat-bench.ts';
+import { runBench, SCRIPT_DEFAULTS, type BenchOptions, type RoundResult } from './chat-bench.ts';
 import { freePort } from './processes/free-port.ts';
 import { spawnServer } from './servers.ts';
 
@@ -77,23 +77,17 @@ const server = await spawnServer({
 const base = `http://${server.host}:${httpPort}`;
 
 const benchOptions: BenchOptions = {
+  ...SCRIPT_DEFAULTS,
   host: server.host,
-  port: server.port,
-  protocol: 'chatd',
-  spawn: null,
+  ports: [server.port],
   workers: WORKERS,
-  seedBinary: '',
-  serverPid: server.pid,
+  serverPids: [server.pid],
   clients: CLIENTS,
   senders: SENDERS,
   rate: RATE,
   duration: DURATION_S,
-  payload: 64,
   ramp: 5000,
   threads: THREADS,
-  max: false,
-  p99BoundMs: 100,
-  drainTimeoutMs: 5000,
   connectTimeoutMs: 30_000,
 };
 

@@ -3,7 +3,7 @@
 // ratios. A stored baseline would be useless on a shared, noisy machine; a ratio measured side
 // by side is not.
 
-import { runBench, type BenchOptions, type BenchResult } from './chat-bench.ts';
+import { runBench, SCRIPT_DEFAULTS, type BenchResult } from './chat-bench.ts';
 import { isClean } from './report.ts';
 import { median } from './stats.ts';
 
@@ -56,16 +56,12 @@ export type RunServer = (root: string) => Promise<BenchResult>;
 
 /** Runs the workload with this checkout's bench against the chatd in `root`. */
 export function benchRunner(workload: Workload): RunServer {
-  return (root) => {
-    const options: BenchOptions = {
-      host: '127.0.0.1',
-      port: 0,
-      protocol: 'chatd',
+  return (root) =>
+    runBench({
+      ...SCRIPT_DEFAULTS,
       spawn: 'chatd',
       chatdRoot: root,
       workers: workload.workers,
-      seedBinary: '',
-      serverPid: null,
       clients: workload.clients,
       senders: workload.senders,
       rate: workload.rate,
@@ -73,13 +69,8 @@ export function benchRunner(workload: Workload): RunServer {
       payload: workload.payload,
       ramp: 2000,
       threads: workload.threads,
-      max: false,
-      p99BoundMs: 100,
-      drainTimeoutMs: 5000,
       connectTimeoutMs: 30_000,
-    };
-    return runBench(options);
-  };
+    });
 }
 
 export function figures(result: BenchResult): RunFigures {

@@ -1,7 +1,7 @@
 // The named workloads of issue #5 (W1–W5) and the small ones the seed's server survives: one
 // list for bench:peers and for bench/ab.ts, so a figure of one is a figure of the other.
 
-import type { BenchOptions } from './chat-bench.ts';
+import { SCRIPT_DEFAULTS, type BenchOptions } from './chat-bench.ts';
 import type { PeerWorkload } from './peers-report.ts';
 import type { ServerKind } from './servers.ts';
 
@@ -27,25 +27,20 @@ export const PEER_WORKLOADS: readonly PeerWorkload[] = [
 /** chat-bench's options for one workload against a server of `kind` that the bench starts. */
 export function optionsFor(workload: PeerWorkload, kind: ServerKind, workers: number, threads: number, seedBinary: string): BenchOptions {
   return {
-    host: '127.0.0.1',
-    port: 0,
+    ...SCRIPT_DEFAULTS,
     protocol: kind === 'nats' ? 'nats' : 'chatd',
     spawn: kind,
     workers,
     seedBinary,
-    serverPid: null,
     clients: workload.clients,
     senders: workload.senders,
     rate: workload.rate,
     duration: workload.duration,
-    payload: 64,
     ramp: workload.ramp,
     threads,
     max: workload.max ?? false,
     ...(workload.stepFactor === undefined ? {} : { stepFactor: workload.stepFactor }),
     ...(kind === 'seed' && workload.seedMaxSteps !== undefined ? { maxSteps: workload.seedMaxSteps } : {}),
-    p99BoundMs: 100,
-    drainTimeoutMs: 5000,
     connectTimeoutMs: (workload.connectTimeoutSeconds ?? 60) * 1000,
   };
 }

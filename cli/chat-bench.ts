@@ -68,14 +68,12 @@ async function main(): Promise<void> {
   const spawn = (argv.spawn ?? null) as ServerKind | null;
   const options: BenchOptions = {
     host: argv.host,
-    port: argv.port,
+    ports: argv.nodes === undefined ? [argv.port] : parsePorts(argv.nodes)!,
     protocol: (argv.protocol ?? (spawn === 'nats' ? 'nats' : 'chatd')) as ProtocolName,
     spawn,
     workers: argv.workers,
     seedBinary: argv['seed-binary'],
-    serverPid: argv['server-pid']?.[0] ?? null,
     serverPids: argv['server-pid'] ?? [],
-    ports: argv.nodes === undefined ? [] : parsePorts(argv.nodes)!,
     clients: argv.clients,
     senders: argv.senders,
     rate: argv.rate,

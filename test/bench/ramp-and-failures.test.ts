@@ -68,12 +68,12 @@ async function benchAgainst(behaviour: Behaviour, overrides: Partial<BenchOption
   if (address === null || typeof address === 'string') throw new Error('no address');
   return runBench({
     host: '127.0.0.1',
-    port: address.port,
+    ports: [address.port],
     protocol: 'chatd',
     spawn: null,
     workers: 1,
     seedBinary: '',
-    serverPid: null,
+    serverPids: [],
     clients: 4,
     senders: 2,
     rate: 20,
