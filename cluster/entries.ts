@@ -1,11 +1,21 @@
 // The entries of the cluster's stream (docs/CLUSTER.md §3): what the scripts append and every
-// node reads back, in the one global order. Parsing is strict: an entry this version does not
-// understand is reported, never guessed at.
+// node reads back, in the one global order. Parsing goes by the table in cluster/stream-fields.ts
+// and is strict: an entry this version does not understand is reported, never guessed at.
 
 import type { StreamId } from './stream-id.ts';
+import {
+  ENTRY_LAYOUTS,
+  LOGOUT_REASONS,
+  STREAM_FIELDS,
+  isEntryKind,
+  type EntryFields,
+  type EntryKind,
+  type FieldName,
+  type LogoutReason,
+} from './stream-fields.ts';
 
 /** Why a logout entry was written: a client's /quit, its socket closing, or its node going away. */
-export type LeaveWhy = 'quit' | 'left' | 'node-lost' | 'node-stopped';
+export type LeaveWhy = LogoutReason;
 
 interface Origin {
   readonly id: StreamId;
@@ -23,7 +33,7 @@ interface ClientFields {
 
 export type Entry = Origin &
   (
-    | ({ readonly kind: 'login'; readonly resync: boolean } & ClientFields)
+    | ({ readonly kind: 'login' } & ClientFields)
     | ({ readonly kind: 'chat'; readonly text: string } & ClientFields)
     | ({ readonly kind: 'rename'; readonly newName: string } & ClientFields)
     | ({ readonly kind: 'private'; readonly to: string; readonly text: string } & ClientFields)
@@ -32,40 +42,68 @@ export type Entry = Origin &
     | { readonly kind: 'announce'; readonly text: string }
   );
 
-const LEAVE_WHYS: readonly string[] = ['quit', 'left', 'node-lost', 'node-stopped'];
+type EntryOf<K extends EntryKind> = Extract<Entry, { readonly kind: K }>;
+
+/**
+ * How each kind's fields become its Entry. A builder can read only the fields the table says its
+ * kind carries, and only those it always carries are typed as there: a field dropped from a kind
+ * in the table, or made optional, does not compile here until the parser is changed to match.
+ * fast path: each entry is one object literal; spreading an origin and a client into it is slower.
+ */
+const BUILDERS: { readonly [K in EntryKind]: (id: StreamId, fields: EntryFields<K>) => EntryOf<K> } = {
+  login: (id, { node, seq, client, addr, name }) => ({ id, node, seq: Number(seq), kind: 'login', client, addr, name }),
+  chat: (id, { node, seq, client, addr, name, text }) => ({ id, node, seq: Number(seq), kind: 'chat', client, addr, name, text }),
+  rename: (id, { node, seq, client, addr, name, text }) => {
+    return { id, node, seq: Number(seq), kind: 'rename', client, addr, name, newName: text };
+  },
+  private: (id, { node, seq, client, addr, name, to, text }) => {
+    return { id, node, seq: Number(seq), kind: 'private', client, addr, name, to, text };
+  },
+  // A logout that no request caused (a node given up or stopped, a resync) has no seq.
+  logout: (id, { node, seq, client, addr, name, why }) => ({
+    id,
+    node,
+    seq: seq === undefined ? 0 : Number(seq),
+    kind: 'logout',
+    client,
+    addr,
+    name,
+    why: logoutReason(id, why),
+  }),
+  timeout: (id, { node, seq, client, addr, name }) => ({ id, node, seq: Number(seq), kind: 'timeout', client, addr, name }),
+  announce: (id, { node, seq, text }) => ({ id, node, seq: Number(seq), kind: 'announce', text }),
+};
+
+function logoutReason(id: StreamId, why: string): LeaveWhy {
+  if (!(LOGOUT_REASONS as readonly string[]).includes(why)) throw new Error(`stream entry ${id} has an unknown reason ${why}`);
+  return why as LeaveWhy;
+}
+
+const NAME_OF_LETTER: ReadonlyMap<string, FieldName> = new Map(
+  (Object.entries(STREAM_FIELDS) as [FieldName, { readonly letter: string }][]).map(([name, { letter }]) => [letter, name]),
+);
 
 /** Parses one entry from XREAD's flat field list; throws an Error that says what is wrong. */
 export function parseEntry(id: StreamId, flat: readonly string[]): Entry {
-  const fields = new Map<string, string>();
-  for (let i = 0; i + 1 < flat.length; i += 2) fields.set(flat[i]!, flat[i + 1]!);
-  const field = (name: string): string => {
-    const value = fields.get(name);
-    if (value === undefined) throw new Error(`stream entry ${id} has no field ${name}`);
-    return value;
-  };
-  const origin: Origin = { id, node: field('n'), seq: Number(fields.get('s') ?? 0) };
-  const kind = field('e');
-  if (kind === 'announce') return { ...origin, kind, text: field('t') };
-  const client: ClientFields = { client: field('c'), addr: field('a'), name: field('m') };
-  switch (kind) {
-    case 'login':
-      return { ...origin, ...client, kind, resync: fields.get('w') === 'resync' };
-    case 'chat':
-      return { ...origin, ...client, kind, text: field('t') };
-    case 'rename':
-      return { ...origin, ...client, kind, newName: field('t') };
-    case 'private':
-      return { ...origin, ...client, kind, to: field('r'), text: field('t') };
-    case 'timeout':
-      return { ...origin, ...client, kind };
-    case 'logout': {
-      const why = field('w');
-      if (!LEAVE_WHYS.includes(why)) throw new Error(`stream entry ${id} has an unknown reason ${why}`);
-      return { ...origin, ...client, kind, why: why as LeaveWhy };
-    }
-    default:
-      throw new Error(`stream entry ${id} is of an unknown kind ${kind} (a newer chatd?)`);
+  const byName: Partial<Record<FieldName, string>> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    // A letter this version has no name for is skipped: a newer chatd may add a field that the
+    // entries it shares with this one do not need.
+    const name = NAME_OF_LETTER.get(flat[i]!);
+    if (name !== undefined) byName[name] = flat[i + 1]!;
   }
+  const kind = byName.kind;
+  if (kind === undefined) throw new Error(`stream entry ${id} has no field ${STREAM_FIELDS.kind.letter}`);
+  if (!isEntryKind(kind)) throw new Error(`stream entry ${id} is of an unknown kind ${kind} (a newer chatd?)`);
+  return build(id, kind, byName);
+}
+
+function build<K extends EntryKind>(id: StreamId, kind: K, byName: Partial<Record<FieldName, string>>): EntryOf<K> {
+  for (const { name, letter, isAlways } of ENTRY_LAYOUTS[kind]) {
+    if (isAlways && byName[name] === undefined) throw new Error(`stream entry ${id} has no field ${letter}`);
+  }
+  // Every field the table says this kind always carries was checked just above.
+  return BUILDERS[kind](id, byName as EntryFields<K>);
 }
 
 /** The node that owns a client key. */

@@ -14,8 +14,47 @@
 //   node:ID        STRING  a node's heartbeat (expires after the node TTL); value: its read cursor
 //   clients:ID     SET     the client keys a node owns
 // A client key is `NODE/CONNECTION-ID`; the node id is everything before the first `/`.
+//
+// No script spells a stream field's letter: each `emit({...})` is written out by append() from
+// the table in cluster/stream-fields.ts, the one the parser reads entries by.
 
 import { createHash } from 'node:crypto';
+import {
+  ENTRY_LAYOUTS,
+  RESYNC_WHY,
+  STREAM_FIELDS,
+  TIMEOUT_WHY,
+  type EntryFields,
+  type EntryKind,
+  type FieldName,
+  type LogoutReason,
+} from './stream-fields.ts';
+
+/** A Lua string literal of a letter, kind or reason from the table; they are plain words. */
+function lua(word: string): string {
+  if (!/^[a-z-]+$/.test(word)) throw new Error(`not a plain word for a Lua literal: ${word}`);
+  return `'${word}'`;
+}
+
+/**
+ * The Lua that appends an entry of this kind: `emit({...})` with each value under its letter, in
+ * the table's order. The values are Lua expressions by field name, typed by the table: leaving out
+ * a field the kind always carries, or giving one it does not carry, does not compile. It is
+ * written into the script's text when this module loads, rather than as a Lua helper per kind:
+ * Redis runs the prelude on every call and would define each helper anew every time.
+ */
+function append<K extends EntryKind>(kind: K, values: EntryFields<K>): string {
+  const expressions: Partial<Record<FieldName, string>> = values;
+  const fields = [lua(STREAM_FIELDS.kind.letter), lua(kind)];
+  for (const { name, letter } of ENTRY_LAYOUTS[kind]) {
+    const expression = expressions[name];
+    if (expression !== undefined) fields.push(lua(letter), expression);
+  }
+  return `emit({${fields.join(', ')}})`;
+}
+
+/** A logout reason, checked against the table, as a Lua literal. */
+const reason = (why: LogoutReason): string => lua(why);
 
 /** Arguments common to every script: the key prefix and the stream's length cap. */
 const PRELUDE = `
@@ -77,7 +116,7 @@ end
 local function dropNode(node, why)
   for _, c in ipairs(redis.call('SMEMBERS', key('clients:' .. node))) do
     local member = drop(c)
-    if member then emit({'e', 'logout', 'n', node, 'c', c, 'a', member.a, 'm', member.n, 'w', why}) end
+    if member then ${append('logout', { node: 'node', client: 'c', addr: 'member.a', name: 'member.n', why: 'why' })} end
   end
   redis.call('DEL', key('clients:' .. node), key('node:' .. node))
   redis.call('SREM', key('nodes'), node)
@@ -91,14 +130,14 @@ const SOURCES = {
 local node, seq, c, addr, name, k, s = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 if redis.call('HEXISTS', key('client'), c) == 1 then return {'dup', last()} end
 name = claim(c, addr, name, k, s)
-return {'ok', emit({'e', 'login', 'n', node, 's', seq, 'c', c, 'a', addr, 'm', name}), name}
+return {'ok', ${append('login', { node: 'node', seq: 'seq', client: 'c', addr: 'addr', name: 'name' })}, name}
 `,
   /** node, seq, client, text -> {'ok', id} | {'gone', last} */
   say: `
 local node, seq, c, text = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local member = info(c)
 if not member then return {'gone', last()} end
-return {'ok', emit({'e', 'chat', 'n', node, 's', seq, 'c', c, 'a', member.a, 'm', member.n, 't', text})}
+return {'ok', ${append('chat', { node: 'node', seq: 'seq', client: 'c', addr: 'member.a', name: 'member.n', text: 'text' })}}
 `,
   /** node, seq, client, new name, its folded key, its skeleton key -> {'ok', id} | {'same' | 'taken' | 'gone', last} */
   rename: `
@@ -112,7 +151,7 @@ if redis.call('HGET', key('looks'), member.s) == c then redis.call('HDEL', key('
 redis.call('HSET', key('names'), k, c)
 redis.call('HSET', key('looks'), s, c)
 redis.call('HSET', key('client'), c, cjson.encode({a = member.a, n = name, k = k, s = s}))
-return {'ok', emit({'e', 'rename', 'n', node, 's', seq, 'c', c, 'a', member.a, 'm', member.n, 't', name})}
+return {'ok', ${append('rename', { node: 'node', seq: 'seq', client: 'c', addr: 'member.a', name: 'member.n', text: 'name' })}}
 `,
   /** node, seq, client, the recipient's folded key, its skeleton key, text -> {'ok', id} | {'nouser', last} | {'gone', last} */
   msg: `
@@ -121,21 +160,22 @@ local member = info(c)
 if not member then return {'gone', last()} end
 local to = redis.call('HGET', key('names'), k) or redis.call('HGET', key('looks'), s)
 if not to then return {'nouser', last()} end
-return {'ok', emit({'e', 'private', 'n', node, 's', seq, 'c', c, 'a', member.a, 'm', member.n, 'r', to, 't', text})}
+return {'ok', ${append('private', { node: 'node', seq: 'seq', client: 'c', addr: 'member.a', name: 'member.n', to: 'to', text: 'text' })}}
 `,
-  /** node, seq, client, why (quit | left | timeout) -> {'ok', id} | {'gone', last} */
+  /** node, seq, client, why (quit | left: the logout's reason; or TIMEOUT_WHY) -> {'ok', id} | {'gone', last} */
   leave: `
 local node, seq, c, why = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local member = drop(c)
 if not member then return {'gone', last()} end
-local kind = 'logout'
-if why == 'timeout' then kind = 'timeout' end
-return {'ok', emit({'e', kind, 'n', node, 's', seq, 'c', c, 'a', member.a, 'm', member.n, 'w', why})}
+if why == ${lua(TIMEOUT_WHY)} then
+  return {'ok', ${append('timeout', { node: 'node', seq: 'seq', client: 'c', addr: 'member.a', name: 'member.n', why: 'why' })}}
+end
+return {'ok', ${append('logout', { node: 'node', seq: 'seq', client: 'c', addr: 'member.a', name: 'member.n', why: 'why' })}}
 `,
   /** node, seq, text -> {'ok', id, online} */
   announce: `
 local node, seq, text = ARGV[3], ARGV[4], ARGV[5]
-return {'ok', emit({'e', 'announce', 'n', node, 's', seq, 't', text}), redis.call('ZCARD', key('who'))}
+return {'ok', ${append('announce', { node: 'node', seq: 'seq', text: 'text' })}, redis.call('ZCARD', key('who'))}
 `,
   /**
    * node, ttl ms, cursor, retention ms -> {'ok'} | {'lost'}. Renews this node's heartbeat (only
@@ -150,7 +190,7 @@ local lowest = nil
 for _, other in ipairs(redis.call('SMEMBERS', key('nodes'))) do
   local seen = redis.call('GET', key('node:' .. other))
   if not seen then
-    dropNode(other, 'node-lost')
+    dropNode(other, ${reason('node-lost')})
   else
     local ms, sq = string.match(seen, '^(%d+)-(%d+)$')
     if ms and (not lowest or tonumber(ms) < lowest) then lowest = tonumber(ms) end
@@ -176,14 +216,14 @@ for i = 7, #ARGV, 5 do owned[ARGV[i]] = true end
 for _, c in ipairs(redis.call('SMEMBERS', key('clients:' .. node))) do
   if not owned[c] then
     local member = drop(c)
-    if member then emit({'e', 'logout', 'n', node, 'c', c, 'a', member.a, 'm', member.n, 'w', 'left'}) end
+    if member then ${append('logout', { node: 'node', client: 'c', addr: 'member.a', name: 'member.n', why: reason('left') })} end
   end
 end
 for i = 7, #ARGV, 5 do
   local c, addr, name, k, s = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   if redis.call('HEXISTS', key('client'), c) == 0 then
     name = claim(c, addr, name, k, s)
-    emit({'e', 'login', 'n', node, 's', seq, 'c', c, 'a', addr, 'm', name, 'w', 'resync'})
+    ${append('login', { node: 'node', seq: 'seq', client: 'c', addr: 'addr', name: 'name', why: lua(RESYNC_WHY) })}
   end
 end
 return {'ok', last()}
@@ -203,7 +243,7 @@ return out
 `,
   /** node -> {'ok'}: a node that stops tells the others its clients are gone. */
   leaveNode: `
-dropNode(ARGV[3], 'node-stopped')
+dropNode(ARGV[3], ${reason('node-stopped')})
 return {'ok'}
 `,
 } as const;

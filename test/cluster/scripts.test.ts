@@ -1,12 +1,14 @@
-// The cluster's Lua scripts against a real Redis, one call at a time: trimming keeps what a live
-// node still needs, a node whose heartbeat expired is given up with its clients, and a name
+// The cluster's Lua scripts against a real Redis, one call at a time: what each one appends parses
+// back with every field the table (cluster/stream-fields.ts) gives its kind, trimming keeps what a
+// live node still needs, a node whose heartbeat expired is given up with its clients, and a name
 // claim never hands out a name someone holds.
 
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEntry } from '../../cluster/entries.ts';
+import { parseEntry, type Entry } from '../../cluster/entries.ts';
 import { KEY_PREFIX, STREAM_MAX_LENGTH } from '../../cluster/redis-link.ts';
 import { SCRIPTS, type ScriptName } from '../../cluster/scripts.ts';
+import { ENTRY_KINDS, ENTRY_LAYOUTS, STREAM_FIELDS, flattenEntry, type EntryKind, type FieldName } from '../../cluster/stream-fields.ts';
 import { nameKeys } from '../../protocol/index.ts';
 import { hasRedisServer, startRedis, stopAllRedis } from '../helpers/redis-server.ts';
 
@@ -32,12 +34,117 @@ describe.skipIf(!hasRedisServer())('cluster scripts', () => {
     await stopAllRedis();
   });
 
+  /**
+   * Every entry after `after`, checked against the table: it parses, and carries its fields under
+   * their letters in the table's order, and no field the table does not give its kind.
+   */
+  const appendedAfter = async (after: string): Promise<{ entry: Entry; fields: FieldName[] }[]> => {
+    const raw = (await redis.xrange(`${KEY_PREFIX}log`, `(${after}`, '+')) as [string, string[]][];
+    return raw.map(([id, flat]) => {
+      const entry = parseEntry(id, flat); // throws when the entry lacks a field its kind always carries
+      const letters = flat.filter((_, index) => index % 2 === 0);
+      const carried = ENTRY_LAYOUTS[entry.kind].filter(({ letter }) => letters.includes(letter));
+      const values = carried.flatMap(({ letter }) => [letter, flat[letters.indexOf(letter) * 2 + 1]]);
+      const laidOut = [STREAM_FIELDS.kind.letter, entry.kind, ...values];
+      expect(laidOut, `entry ${id} as the table lays it out`).toEqual(flat);
+      return { entry, fields: carried.map(({ name }) => name) };
+    });
+  };
+
+  /** What an entry tells, in a few words, after the seq of the request that caused it. */
+  const told = (entry: Entry): string => `#${entry.seq} ${summaryOf(entry)}`;
+  const summaryOf = (entry: Entry): string => {
+    switch (entry.kind) {
+      case 'announce':
+        return `announce ${entry.text}`;
+      case 'chat':
+        return `chat ${entry.client} ${entry.name}: ${entry.text}`;
+      case 'rename':
+        return `rename ${entry.client} ${entry.name} -> ${entry.newName}`;
+      case 'private':
+        return `private ${entry.client} ${entry.name} -> ${entry.to}: ${entry.text}`;
+      case 'logout':
+        return `logout ${entry.client} ${entry.name} (${entry.why})`;
+      default:
+        return `${entry.kind} ${entry.client} ${entry.name}`;
+    }
+  };
+
+  /**
+   * Every script that appends, called once after the same start: nodes n1 and n2, Ada (n1/1) and
+   * Bo (n1/2) on n1, Cy (n2/1) on n2; with what it must append, each entry as `#SEQ what`, SEQ
+   * being the seq of the request that caused it (0 when none did).
+   */
+  const APPENDING: readonly (readonly [ScriptName, string, () => Promise<unknown>, readonly string[]])[] = [
+    ['join', 'a new client', () => run('join', 'n1', 10, 'n1/9', '10.0.0.9:9', ...named('10.0.0.9:9')), ['#10 login n1/9 10.0.0.9:9']],
+    ['say', 'a line', () => run('say', 'n1', 11, 'n1/1', 'hello'), ['#11 chat n1/1 Ada: hello']],
+    ['rename', 'a new name', () => run('rename', 'n1', 12, 'n1/1', ...named('Ida')), ['#12 rename n1/1 Ada -> Ida']],
+    ['msg', 'a private line', () => run('msg', 'n1', 13, 'n1/1', ...nameKeysOf('Cy'), 'psst'), ['#13 private n1/1 Ada -> n2/1: psst']],
+    ['leave', '/quit', () => run('leave', 'n1', 14, 'n1/1', 'quit'), ['#14 logout n1/1 Ada (quit)']],
+    ['leave', 'a closed socket', () => run('leave', 'n1', 15, 'n1/1', 'left'), ['#15 logout n1/1 Ada (left)']],
+    ['leave', 'an idle timeout', () => run('leave', 'n1', 16, 'n1/1', 'timeout'), ['#16 timeout n1/1 Ada']],
+    ['announce', 'POST /announce', () => run('announce', 'n2', 17, 'news'), ['#17 announce news']],
+    [
+      'heartbeat',
+      'a node given up',
+      async () => {
+        await redis.del(`${KEY_PREFIX}node:n2`); // as if its TTL ran out
+        return run('heartbeat', 'n1', 60_000, '0-0', 60_000);
+      },
+      ['#0 logout n2/1 Cy (node-lost)'],
+    ],
+    [
+      'resync',
+      'a client gone and one brought back',
+      () => run('resync', 'n1', 60_000, '0-0', 18, 'n1/1', '10.0.0.1:1', ...named('Ada'), 'n1/8', '10.0.0.8:8', ...named('Di')),
+      ['#0 logout n1/2 Bo (left)', '#18 login n1/8 Di'],
+    ],
+    ['leaveNode', 'a node that stops', () => run('leaveNode', 'n2'), ['#0 logout n2/1 Cy (node-stopped)']],
+  ];
+
+  /** The start every case of APPENDING runs from; returns the newest entry id. */
+  const start = async (): Promise<string> => {
+    await redis.flushall();
+    await run('resync', 'n1', 60_000, '0-0', 0);
+    await run('resync', 'n2', 60_000, '0-0', 0);
+    await run('join', 'n1', 1, 'n1/1', '10.0.0.1:1', ...named('10.0.0.1:1'));
+    await run('rename', 'n1', 2, 'n1/1', ...named('Ada'));
+    await run('join', 'n1', 3, 'n1/2', '10.0.0.2:2', ...named('10.0.0.2:2'));
+    await run('rename', 'n1', 4, 'n1/2', ...named('Bo'));
+    await run('join', 'n2', 1, 'n2/1', '10.0.0.3:3', ...named('10.0.0.3:3'));
+    await run('rename', 'n2', 2, 'n2/1', ...named('Cy'));
+    return (await redis.get(`${KEY_PREFIX}last`)) ?? '0-0';
+  };
+
+  it.each(APPENDING)(
+    '%s (%s) appends entries that parse back with every field the table gives their kind',
+    async (_script, _case, call, expected) => {
+      const after = await start();
+      await call();
+      expect((await appendedAfter(after)).map(({ entry }) => told(entry))).toEqual(expected);
+    },
+  );
+
+  it('between them, the scripts write every field the table gives each kind, those it carries only sometimes too', async () => {
+    const written = new Set<string>();
+    for (const [, , call] of APPENDING) {
+      const after = await start();
+      await call();
+      for (const { entry, fields } of await appendedAfter(after)) for (const field of fields) written.add(`${entry.kind} ${field}`);
+    }
+    const kinds = Object.keys(ENTRY_KINDS) as EntryKind[];
+    const inTable = kinds.flatMap((kind) => ENTRY_LAYOUTS[kind].map(({ name }) => `${kind} ${name}`));
+    expect([...written].sort()).toEqual(inTable.sort());
+  });
+
   it('trims only entries that every live node has read and that are older than the retention', async () => {
     await redis.flushall();
     await run('resync', 'n1', 60_000, '0-0', 0);
     await run('resync', 'n2', 60_000, '0-0', 0);
     // Three old entries (ids from 1970), then one of now.
-    for (const ms of [1, 2, 3]) await redis.xadd(`${KEY_PREFIX}log`, `${ms}-0`, 'e', 'announce', 'n', 'x', 't', `old ${ms}`);
+    for (const ms of [1, 2, 3]) {
+      await redis.xadd(`${KEY_PREFIX}log`, `${ms}-0`, ...flattenEntry('announce', { node: 'x', seq: '0', text: `old ${ms}` }));
+    }
     await run('announce', 'n1', 1, 'new');
     // n1 has read everything, n2 only up to 2: entry 2 and later stay.
     await run('heartbeat', 'n1', 60_000, '9999999999999-0', 1000);
