@@ -1,5 +1,5 @@
 // Every message that crosses between the primary and a worker thread, typed end to end.
-// Ordering (docs/ARCHITECTURE.md §3): each direction is one MessagePort, so messages arrive in
+// Ordering (docs/ARCHITECTURE.md §4): each direction is one MessagePort, so messages arrive in
 // the order they were posted; everything below relies on that and on nothing else.
 
 import type { ClientEvent } from '../room/client-event.ts';

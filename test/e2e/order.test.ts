@@ -1,4 +1,4 @@
-// The one global order (docs/ARCHITECTURE.md §3): with two worker threads and forty clients,
+// The one global order (docs/ARCHITECTURE.md §4): with two worker threads and forty clients,
 // lines sent at once by several clients reach every client in the same sequence, none lost and
 // none twice.
 

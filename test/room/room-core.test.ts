@@ -77,7 +77,7 @@ describe('RoomCore.apply', () => {
     ]);
   });
 
-  it('closes a local client before anyone is told it left (ARCHITECTURE §3.3), and forgets it', () => {
+  it('closes a local client before anyone is told it left (ARCHITECTURE §3.4), and forgets it', () => {
     core.apply({ kind: 'login', client: ALICE, addr: A, name: 'alice' });
     delivery.take();
     core.apply({ kind: 'leave', client: ALICE, reason: CloseReason.Quit });

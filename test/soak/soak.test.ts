@@ -3,7 +3,7 @@
 // seeded generator (the seed is printed; SOAK_SEED=N replays the choices, not the timing).
 //
 // The test keeps a model of who is online under what name, as a log of membership changes in
-// the one global order (docs/ARCHITECTURE.md §3). Joins, renames and leaves are made one at a
+// the one global order (docs/ARCHITECTURE.md §4). Joins, renames and leaves are made one at a
 // time, each confirmed by the server before the next, so the model's order is the server's;
 // chat, `/msg` and `who` run concurrently with them and with each other. Every client checks
 // its stream against the model as it reads: it must see every membership change after its own
