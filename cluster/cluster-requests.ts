@@ -7,7 +7,7 @@
 import type { Log } from '../room/log.ts';
 import type { RoomCore } from '../room/room-core.ts';
 import type { ClusterLink } from './cluster-link.ts';
-import type { ClusterClient } from './cluster-room.ts';
+import type { ClusterClient } from './cluster-client.ts';
 import type { ClusterStream } from './cluster-stream.ts';
 import type { PendingStep } from './reply-queue.ts';
 import type { ScriptName } from './scripts.ts';

@@ -6,7 +6,6 @@
 // sockets. While the link is down, the node decides alone for its own clients (§6).
 
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   clusterUnavailable,
   dispatchCommand,
@@ -23,11 +22,13 @@ import {
 import type { ClientEvent } from '../room/client-event.ts';
 import { CloseReason } from '../room/close-reason.ts';
 import type { Log } from '../room/log.ts';
-import { RoomCore, type LocalClient, type RoomParts } from '../room/room-core.ts';
+import { RoomCore, type RoomParts } from '../room/room-core.ts';
 import type { LinkStatus, Room, RoomSettings } from '../room/room.ts';
 import { ClusterError, RedisStallError, type ClusterLink } from './cluster-link.ts';
 import { ClusterRequests } from './cluster-requests.ts';
 import { ClusterStream } from './cluster-stream.ts';
+import type { ClusterClient } from './cluster-client.ts';
+import { REAL_TIMERS, type ClusterTimers } from './cluster-timers.ts';
 import { ReplyQueue } from './reply-queue.ts';
 
 /** A node renews its heartbeat this often… */
@@ -42,12 +43,6 @@ const LEAVE_TIMEOUT_MS = 1000;
 export const LINK_DOWN_NOTICE = 'the link to the other chat servers is down; until it is back, your lines reach only the people on this server';
 export const LINK_UP_NOTICE = 'the link to the other chat servers is back';
 
-/** One of this node's clients: its client key is `NODE/ID`, how Redis and the other nodes name it. */
-export interface ClusterClient extends LocalClient<string> {
-  /** Its replies, in the order of its commands (cluster/reply-queue.ts). */
-  readonly replies: ReplyQueue;
-}
-
 /** What the cluster room is given: the link to Redis is made outside, so the tests give a fake. */
 export interface ClusterParts extends RoomParts {
   readonly link: ClusterLink;
@@ -56,20 +51,6 @@ export interface ClusterParts extends RoomParts {
   /** Timers for the heartbeat and the stream's retries (default: the real ones). */
   readonly timers?: ClusterTimers;
 }
-
-export interface ClusterTimers {
-  every(run: () => void, ms: number): { stop(): void };
-  /** Resolves after `ms`; MUST NOT keep the process alive. */
-  delay(ms: number): Promise<void>;
-}
-
-export const REAL_TIMERS: ClusterTimers = {
-  every(run, ms) {
-    const interval = setInterval(run, ms);
-    return { stop: () => clearInterval(interval) };
-  },
-  delay: (ms) => sleep(ms, undefined, { ref: false }),
-};
 
 export class ClusterRoom implements Room, LinkStatus {
   readonly #core: RoomCore<string, ClusterClient>;

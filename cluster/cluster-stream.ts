@@ -7,7 +7,8 @@ import type { Log } from '../room/log.ts';
 import type { RoomCore } from '../room/room-core.ts';
 import type { RoomEvent } from '../room/room-events.ts';
 import type { ClusterLink, RawEntry } from './cluster-link.ts';
-import type { ClusterClient, ClusterTimers } from './cluster-room.ts';
+import type { ClusterClient } from './cluster-client.ts';
+import type { ClusterTimers } from './cluster-timers.ts';
 import { nodeOfClient, parseEntry, type Entry } from './entries.ts';
 import { STREAM_START, type StreamId } from './stream-id.ts';
 

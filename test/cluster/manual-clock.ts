@@ -3,7 +3,7 @@
 // a node's ClusterTimers whose `every` runs only when the test calls `beat()`. Nothing here
 // touches the real clock, so a test's outcome never depends on how fast the machine is.
 
-import type { ClusterTimers } from '../../cluster/cluster-room.ts';
+import type { ClusterTimers } from '../../cluster/cluster-timers.ts';
 
 interface Alarm {
   readonly at: number;
