@@ -3,7 +3,7 @@
 // the bytes it returns are written, unchanged, to every socket that receives the message.
 
 import { SERVER_EOL } from './constants.ts';
-import { SLASH_COMMANDS } from './commands.ts';
+import { HELP_ROWS } from './commands.ts';
 import type { ProtocolError } from './errors.ts';
 
 /** One online client as `who` lists it. */
@@ -83,13 +83,10 @@ export interface HelpLimits {
  * the idle timeout and rate limit that would otherwise surprise a newcomer (#10 §7).
  */
 export function encodeHelp(limits: HelpLimits): string {
-  const rows: ReadonlyArray<readonly [string, string]> = [
-    ...SLASH_COMMANDS.map((command) => [command.usage, command.description] as const),
-    ['//TEXT', 'send a line that starts with a slash'],
-  ];
-  const width = Math.max(...rows.map(([usage]) => usage.length));
+  // The rows are the command table's (protocol/commands.ts), so /help cannot miss a command.
+  const width = Math.max(...HELP_ROWS.map(({ usage }) => usage.length));
   let out = `commands:${SERVER_EOL}`;
-  for (const [usage, description] of rows) out += `  ${usage.padEnd(width)}  ${description}${SERVER_EOL}`;
+  for (const { usage, description } of HELP_ROWS) out += `  ${usage.padEnd(width)}  ${description}${SERVER_EOL}`;
   out += `limits:${SERVER_EOL}`;
   const warning = limits.idleWarningSeconds > 0 ? ` (you are warned ${limits.idleWarningSeconds} s before)` : '';
   out += `  send a line at least every ${limits.idleTimeoutSeconds} s or you are timed out${warning}${SERVER_EOL}`;
