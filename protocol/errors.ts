@@ -20,7 +20,6 @@ export const ERROR_CODES = {
   TOO_MANY_FROM_ADDRESS: 'CHAT_ERR_TOO_MANY_FROM_ADDRESS',
   SERVER_FULL: 'CHAT_ERR_SERVER_FULL',
   IDLE_TIMEOUT: 'CHAT_ERR_IDLE_TIMEOUT',
-  SLOW_CONSUMER: 'CHAT_ERR_SLOW_CONSUMER',
   SHUTTING_DOWN: 'CHAT_ERR_SHUTTING_DOWN',
 } as const;
 
@@ -98,9 +97,6 @@ export const serverFull = (maxClients: number): ProtocolError =>
 
 export const idleTimeout = (idleSeconds: number): ProtocolError =>
   closes(ERROR_CODES.IDLE_TIMEOUT, `no line from you for ${idleSeconds} s; disconnected (send any line to stay)`);
-
-export const slowConsumer = (maxPendingBytes: number): ProtocolError =>
-  closes(ERROR_CODES.SLOW_CONSUMER, `you read too slowly (over ${maxPendingBytes} bytes unread); disconnected`);
 
 export const shuttingDown = (): ProtocolError =>
   closes(ERROR_CODES.SHUTTING_DOWN, 'server shutting down; goodbye');

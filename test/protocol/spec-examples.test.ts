@@ -90,7 +90,6 @@ const ERROR_EXAMPLES: Record<ErrorCode, (argument: string) => ProtocolError> = {
   [ERROR_CODES.TOO_MANY_FROM_ADDRESS]: (n) => errors.tooManyFromAddress(Number(n)),
   [ERROR_CODES.SERVER_FULL]: (n) => errors.serverFull(Number(n)),
   [ERROR_CODES.IDLE_TIMEOUT]: (n) => errors.idleTimeout(Number(n)),
-  [ERROR_CODES.SLOW_CONSUMER]: (n) => errors.slowConsumer(Number(n)),
   [ERROR_CODES.SHUTTING_DOWN]: () => errors.shuttingDown(),
 };
 
@@ -163,7 +162,6 @@ describe('PROTOCOL.md §6 error tables', () => {
     [ERROR_CODES.TOO_MANY_FROM_ADDRESS]: [{ N: '16' }, errors.tooManyFromAddress(16)],
     [ERROR_CODES.SERVER_FULL]: [{ N: '10000' }, errors.serverFull(10000)],
     [ERROR_CODES.IDLE_TIMEOUT]: [{ N: '60' }, errors.idleTimeout(60)],
-    [ERROR_CODES.SLOW_CONSUMER]: [{ N: '1048576' }, errors.slowConsumer(1048576)],
     [ERROR_CODES.SHUTTING_DOWN]: [{}, errors.shuttingDown()],
   };
 
