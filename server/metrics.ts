@@ -7,6 +7,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { KICK_REASONS, type CloseReason } from '../room/close-reason.ts';
+import type { LinkStatus } from '../room/room.ts';
 import { packageVersion } from './version.ts';
 
 /** One registry's metrics as prom-client's getMetricsAsJSON gives them: plain data, safe to post. */
@@ -153,15 +154,7 @@ export class WorkerMetrics {
   }
 }
 
-/** The primary's registry (presence, kicks, its own event loop) and the merge of a scrape. */
-/** What the cluster room reports for /metrics (docs/CLUSTER.md). */
-export interface ClusterStatus {
-  readonly isLinkUp: boolean;
-  /** Times the link to Redis was lost since start. */
-  readonly linkLosses: number;
-}
-
-function registerClusterMetrics(registers: Registry[], cluster: ClusterStatus): void {
+function registerClusterMetrics(registers: Registry[], cluster: LinkStatus): void {
   new Gauge({
     name: 'chatd_cluster_link_up',
     help: 'With --redis: 1 while this node\'s link to Redis is up, 0 while it serves its own clients alone.',
@@ -181,6 +174,7 @@ function registerClusterMetrics(registers: Registry[], cluster: ClusterStatus): 
   });
 }
 
+/** The primary's registry (presence, kicks, its own event loop) and the merge of a scrape. */
 export class PrimaryMetrics {
   readonly #registry = new Registry();
   readonly #kicks: Counter<'reason'>;
@@ -188,7 +182,7 @@ export class PrimaryMetrics {
   readonly #monitor: EventLoopMonitor;
 
   /** `countOnline` and `cluster` are read at scrape time only; `cluster` is null without --redis. */
-  constructor(countOnline: () => number, cluster: ClusterStatus | null = null) {
+  constructor(countOnline: () => number, cluster: LinkStatus | null = null) {
     const registers = [this.#registry];
     new Gauge({
       name: 'chatd_clients_online',
