@@ -19,7 +19,7 @@ const SHOWN_ONCE: ReadonlySet<Entry['kind']> = new Set(['chat', 'private', 'anno
 const READ_COUNT = 5000;
 const READ_BLOCK_MS = 1000;
 /** After a failed read, the next try (the link's own reconnecting paces the rest). */
-const READ_RETRY_MS = 200;
+export const READ_RETRY_MS = 200;
 
 export class ClusterStream {
   /** Where this node has read the stream up to; every entry up to it has been applied. */

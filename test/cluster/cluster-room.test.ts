@@ -5,40 +5,16 @@
 
 import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { READ_RETRY_MS } from '../../cluster/cluster-stream.ts';
 import { ClusterRoom, HEARTBEAT_MS, LINK_DOWN_NOTICE, LINK_UP_NOTICE, NODE_TTL_MS } from '../../cluster/cluster-room.ts';
 import { checkName, type Command } from '../../protocol/index.ts';
 import { CloseReason } from '../../room/close-reason.ts';
-import type { Delivery } from '../../room/delivery.ts';
 import type { RoomSettings } from '../../room/room.ts';
+import { RecordingDelivery, type Op } from '../helpers/recording-delivery.ts';
 import { ManualClock, ManualTimers } from './manual-clock.ts';
 import { MemoryLink, MemoryRedis } from './memory-link.ts';
 
-type Op = [kind: 'admit' | 'broadcast' | 'send' | 'close', ...args: Array<string | number | null>];
-
-class RecordingDelivery implements Delivery {
-  ops: Op[] = [];
-  admit(id: number): void {
-    this.ops.push(['admit', id]);
-  }
-  broadcast(text: string, except: number): void {
-    this.ops.push(['broadcast', text, except]);
-  }
-  send(id: number, text: string): void {
-    this.ops.push(['send', id, text]);
-  }
-  close(id: number, text: string | null, reason: CloseReason): void {
-    this.ops.push(['close', id, text, reason]);
-  }
-  take(): Op[] {
-    const ops = this.ops;
-    this.ops = [];
-    return ops;
-  }
-}
-
 const SETTINGS: RoomSettings = { maxClients: 10, maxPerIp: 0, idleTimeoutSeconds: 60, rateLimit: 2, rateBurst: 5 };
-/** How long a node waits after a failed read before it reads again (cluster/cluster-stream.ts). */
-const READ_RETRY_MS = 200;
 
 /** One node: its room, its link to the shared Redis, what it delivered, and its heartbeat. */
 class TestNode {
