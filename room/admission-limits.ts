@@ -1,6 +1,6 @@
 // The limits a room checks before it takes a client in (--max-clients, --max-per-ip), with the
-// count per IP address the second one needs. Pure; ChatRoom and the cluster's ClusterRoom each
-// keep one, for the clients they own.
+// count per IP address the second one needs. Pure; RoomCore keeps one, for this node's own
+// connections, whichever room it serves.
 
 import { serverFull, tooManyFromAddress, type ProtocolError } from '../protocol/index.ts';
 import { CloseReason } from './close-reason.ts';

@@ -1,7 +1,7 @@
 // What both rooms share: who is online (NameRegistry), this node's own connections, their idle
 // deadlines and admission limits, and `apply`, the one function that carries out a decided
 // RoomEvent: who receives what, and in which order (PROTOCOL.md §5, ARCHITECTURE.md §3). The
-// sequencers (room/chat-room.ts, cluster/cluster-room.ts) decide events; only this applies them.
+// sequencers (room/single-node-room.ts, cluster/cluster-room.ts) decide events; only this applies them.
 // Pure apart from the Delivery and the log; runs in the primary thread.
 
 import {

@@ -1,5 +1,5 @@
 // The room's events: what happened in the chat once a sequencer has decided it, in the one
-// global order. The single node decides them at once (room/chat-room.ts); a cluster node reads
+// global order. The single node decides them at once (room/single-node-room.ts); a cluster node reads
 // them from the Redis stream, or decides them alone while the link is down (cluster/). Either
 // way they are carried out by RoomCore.apply, the only place that knows who receives what.
 // `Client` names a member: a connection id on one node, a client key in a cluster.

@@ -1,6 +1,6 @@
 // What a room says to one client in the server's own words: the message of the day after the
 // greeting, the /help reply with this server's limits, and the warning before an idle timeout
-// (#10 §7). Each is encoded once, not per client; ChatRoom and the cluster's room share it.
+// (#10 §7). Each is encoded once, not per client; RoomCore keeps it for both rooms.
 // Pure; runs in the primary thread.
 
 import { encodeHelp, encodeIdleWarning, encodeMotd } from '../protocol/index.ts';
