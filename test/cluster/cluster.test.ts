@@ -59,6 +59,22 @@ describe.skipIf(!hasRedisServer())('three chatd nodes sharing one Redis', () => 
     await rename(carol, 'Bob', [alice, carol]);
   });
 
+  it('carries out every line of a client that half-closed, answers it, and then closes it (#11)', async () => {
+    // Before the room core, a cluster node forgot a half-closed client at once and never closed it.
+    const alice = await join(a, []);
+    const bob = await join(b, [alice]);
+    void bob.write('one\nrename|robert\ntwo\n');
+    bob.end();
+    await bob.expectLines(lineFrom(bob, 'one'), 'rename ok', `[${bob.addr}]robert:two`);
+    await bob.expectClosed();
+    await alice.expectLines(
+      lineFrom(bob, 'one'),
+      `[${bob.addr}]${bob.name}:renamed to robert`,
+      `[${bob.addr}]robert:two`,
+      `[${bob.addr}]robert:login out`,
+    );
+  });
+
   it('refuses a name held on another node, ignoring case', async () => {
     const alice = await join(a, []);
     const bob = await join(b, [alice]);
