@@ -10,7 +10,7 @@ import type { FanOutBatch, RangeSource } from './fan-out-batch.ts';
 import { FloodControl, floodLimits, MAX_BACKLOG_LINES } from './flood-control.ts';
 import type { ClientEvent } from './messages.ts';
 import type { TrafficCounters } from './metrics.ts';
-import { OutputQueue } from './output-queue.ts';
+import { Offer, OutputQueue } from './output-queue.ts';
 import type { Transport } from './transport.ts';
 
 /** What a connection is made with: the limits of WorkerSettings that apply to one client. */
@@ -158,7 +158,7 @@ export class Connection implements LineHandler {
 
   /**
    * The primary's 'admit': from now on the worker queues broadcasts for it. A connection already
-   * closing stays out (docs/ARCHITECTURE.md §3.2); a client that only half-closed is admitted.
+   * closing stays out (docs/ARCHITECTURE.md §3.4); a client that only half-closed is admitted.
    */
   admit(): void {
     if (!this.#isClosing) this.#isAdmitted = true;
@@ -186,10 +186,10 @@ export class Connection implements LineHandler {
 
   /** Queues a line for this client alone (copied into the batch's one-client stream at the full flush). */
   queue(bytes: Uint8Array): void {
-    if (!this.#canQueue() || !this.#makeRoom(bytes.byteLength)) return;
     const start = this.#batch.privateEnd;
+    // The range is offered before its bytes are appended: a line the queue refuses is never copied.
+    if (!this.#offer(start, start + bytes.byteLength)) return;
     this.#batch.appendPrivate(bytes);
-    this.#add(start, this.#batch.privateEnd);
     this.#markUrgent();
   }
 
@@ -201,25 +201,22 @@ export class Connection implements LineHandler {
 
   /** Queues the broadcast at [start, end) of the batch's shared stream (FanOutBatch appendShared). */
   queueShared(start: number, end: number): void {
-    if (!this.#canQueue() || !this.#makeRoom(end - start)) return;
-    this.#add(start, end);
+    this.#offer(start, end);
   }
 
-  #canQueue(): boolean {
-    // After end() nothing may be written: Node would destroy the socket and drop its last line.
-    return !this.#isEndRequested && this.#transport.isWritable;
-  }
-
-  /** The slow-consumer rule (OutputQueue makeRoom); a client it refuses is cut here. */
-  #makeRoom(bytes: number): boolean {
-    if (this.#isClosing || this.#output.makeRoom(bytes, this.#batch)) return true;
-    this.#hooks.onSlowConsumer?.(this, this.#output.unsentAtWrite);
-    this.destroy(CloseReason.SlowConsumer);
+  /** Offers a range to the output queue; whether it was queued. A slow consumer is cut here. */
+  #offer(start: number, end: number): boolean {
+    const offer = this.#output.offer(start, end, this.#batch);
+    if (offer === Offer.Queued) return true;
+    if (offer === Offer.QueuedFirst) {
+      this.#hooks.onOutput(this, false);
+      return true;
+    }
+    if (offer === Offer.SlowConsumer) {
+      this.#hooks.onSlowConsumer?.(this, this.#output.unsentAtWrite);
+      this.destroy(CloseReason.SlowConsumer);
+    }
     return false;
-  }
-
-  #add(start: number, end: number): void {
-    if (this.#output.add(start, end)) this.#hooks.onOutput(this, false);
   }
 
   /**
@@ -246,6 +243,7 @@ export class Connection implements LineHandler {
     this.#isReported = true; // the primary decided this, or already knows
     if (this.#isEndRequested) return;
     this.#isEndRequested = true;
+    this.#output.close();
     this.#markUrgent();
   }
 

@@ -8,10 +8,25 @@ import type { RangeSource } from './fan-out-batch.ts';
 import type { TrafficCounters } from './metrics.ts';
 import type { Transport } from './transport.ts';
 
+/** What became of a range offered to the queue (`offer`). */
+export const Offer = {
+  /** Queued behind output already waiting. */
+  Queued: 0,
+  /** Queued, and the first since the last write: the connection now has output to flush. */
+  QueuedFirst: 1,
+  /** Not queued: the queue is closed (the connection is ending) or its transport is gone. */
+  Refused: 2,
+  /** Not queued: the client is a slow consumer (the rule below) and must be cut without it. */
+  SlowConsumer: 3,
+} as const;
+export type Offer = (typeof Offer)[keyof typeof Offer];
+
 export class OutputQueue {
   readonly #transport: Transport;
   readonly #maxPendingBytes: number;
   readonly #counters: Pick<TrafficCounters, 'bytesOut'>;
+  /** close() was called: nothing more is queued. */
+  #isClosed = false;
   /** True from the first range queued until the next write. */
   #hasOutput = false;
   /**
@@ -48,46 +63,55 @@ export class OutputQueue {
   }
 
   /**
-   * The slow-consumer rule (PROTOCOL.md §6.2), checked before `bytes` more are queued. Returns
-   * whether they may be; false: the client is a slow consumer and must be cut without them.
+   * Nothing more is queued from now on: the connection is ending, and Node would destroy a socket
+   * written after end() and drop its last line. So the slow-consumer rule never cuts a connection
+   * the server is closing; the close grace bounds it instead (Connection `end`).
+   */
+  close(): void {
+    this.#isClosed = true;
+  }
+
+  /**
+   * Queues [start, end) of the batch if the slow-consumer rule (PROTOCOL.md §6.2) lets it:
    * 1. Within maxPendingBytes, counting what is queued and what the transport held at the last
-   *    write, they may: one addition and one compare per delivery.
+   *    write, it is queued: one addition and one compare per delivery.
    * 2. Past it, what is queued is written now from `source`, ahead of the paced or storm-deferred
    *    flush (as nats-server flushes at a size threshold), so that only what the kernel refuses
    *    counts: a client that reads is never cut by a flush that carries much.
    * 3. If the kernel then refuses bytes and these would take what the transport holds past the
-   *    cap, they may not, so the client never holds more than maxPendingBytes.
-   * A connection the server is closing is exempt (the caller's check): the close grace bounds it.
+   *    cap, they are not queued (SlowConsumer), so the client never holds more than maxPendingBytes.
+   * The range's bytes need not be in the batch yet, only by the time it is written.
    */
-  makeRoom(bytes: number, source: RangeSource): boolean {
+  offer(start: number, end: number, source: RangeSource): Offer {
+    if (this.#isClosed || !this.#transport.isWritable) return Offer.Refused;
+    const bytes = end - start;
     // fast path: within the cap even if the kernel has taken nothing since the last write.
-    if (this.#queuedBytes + this.#unsentAtWrite + bytes <= this.#maxPendingBytes) return true;
-    if (this.#queuedBytes > 0) this.write(source);
-    else this.#unsentAtWrite = this.#transport.pendingWriteBytes;
-    return this.#unsentAtWrite === 0 || this.#unsentAtWrite + bytes <= this.#maxPendingBytes;
-  }
-
-  /**
-   * Queues [start, end) of the batch. Returns true when it is the first range since the last
-   * write: the connection has just got output to flush.
-   */
-  add(start: number, end: number): boolean {
-    this.#queuedBytes += end - start;
+    if (this.#queuedBytes + this.#unsentAtWrite + bytes > this.#maxPendingBytes && !this.#makeRoom(bytes, source)) {
+      return Offer.SlowConsumer;
+    }
+    this.#queuedBytes += bytes;
     if (!this.#hasOutput) {
       this.#hasOutput = true;
       this.#start = start;
       this.#end = end;
-      return true;
+      return Offer.QueuedFirst;
     }
     // fast path: the next broadcast of the batch follows the last one this client got.
     if (start === this.#end) {
       this.#end = end;
-      return false;
+      return Offer.Queued;
     }
     (this.#ranges ??= []).push(this.#start, this.#end);
     this.#start = start;
     this.#end = end;
-    return false;
+    return Offer.Queued;
+  }
+
+  /** Rule steps 2 and 3: writes ahead, then whether `bytes` fit beside what the kernel refuses. */
+  #makeRoom(bytes: number, source: RangeSource): boolean {
+    if (this.#queuedBytes > 0) this.write(source);
+    else this.#unsentAtWrite = this.#transport.pendingWriteBytes;
+    return this.#unsentAtWrite === 0 || this.#unsentAtWrite + bytes <= this.#maxPendingBytes;
   }
 
   /**

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { FanOutBatch } from '../../server/fan-out-batch.ts';
-import { OutputQueue } from '../../server/output-queue.ts';
+import { Offer, OutputQueue } from '../../server/output-queue.ts';
 import { FakeTransport } from './worker-fakes.ts';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -80,8 +80,8 @@ describe('OutputQueue', () => {
     const bob = queue();
     for (const text of ['one\r\n', 'two\r\n']) {
       const [start, end] = broadcast(batch, text);
-      alice.output.add(start, end);
-      bob.output.add(start, end);
+      alice.output.offer(start, end, batch);
+      bob.output.offer(start, end, batch);
     }
     const sealed = batch.seal();
     alice.output.write(sealed);
@@ -94,18 +94,18 @@ describe('OutputQueue', () => {
   it('says only the first range since the last write makes output to flush', () => {
     const batch = new FanOutBatch();
     const { output } = queue();
-    expect(output.add(...broadcast(batch, 'one\r\n'))).toBe(true);
-    expect(output.add(...broadcast(batch, 'two\r\n'))).toBe(false);
+    expect(output.offer(...broadcast(batch, 'one\r\n'), batch)).toBe(Offer.QueuedFirst);
+    expect(output.offer(...broadcast(batch, 'two\r\n'), batch)).toBe(Offer.Queued);
     output.write(batch);
-    expect(output.add(...broadcast(batch, 'three\r\n'))).toBe(true);
+    expect(output.offer(...broadcast(batch, 'three\r\n'), batch)).toBe(Offer.QueuedFirst);
   });
 
   it('joins its ranges in order, in one write, when a one-client line comes between broadcasts', () => {
     const batch = new FanOutBatch();
     const { output, transport } = queue();
-    output.add(...broadcast(batch, 'one\r\n'));
-    output.add(...privateLine(batch, 'you\r\n'));
-    output.add(...broadcast(batch, 'two\r\n'));
+    output.offer(...broadcast(batch, 'one\r\n'), batch);
+    output.offer(...privateLine(batch, 'you\r\n'), batch);
+    output.offer(...broadcast(batch, 'two\r\n'), batch);
     output.write(batch.seal());
     expect(transport.writes).toHaveLength(1);
     expect(transport.text).toBe('one\r\nyou\r\ntwo\r\n');
@@ -114,9 +114,9 @@ describe('OutputQueue', () => {
   it('skips a broadcast that was not queued for it (an except) and writes the rest in order', () => {
     const batch = new FanOutBatch();
     const { output, transport } = queue();
-    output.add(...broadcast(batch, 'one\r\n'));
+    output.offer(...broadcast(batch, 'one\r\n'), batch);
     broadcast(batch, 'not for you\r\n');
-    output.add(...broadcast(batch, 'two\r\n'));
+    output.offer(...broadcast(batch, 'two\r\n'), batch);
     output.write(batch.seal());
     expect(transport.text).toBe('one\r\ntwo\r\n');
   });
@@ -124,7 +124,7 @@ describe('OutputQueue', () => {
   it('copies from the open batch when written ahead of the full flush, and writes nothing twice', () => {
     const batch = new FanOutBatch();
     const { output, transport, counters } = queue();
-    output.add(...broadcast(batch, 'one\r\n'));
+    output.offer(...broadcast(batch, 'one\r\n'), batch);
     output.write(batch);
     output.write(batch);
     expect(transport.writes).toHaveLength(1);
@@ -132,10 +132,21 @@ describe('OutputQueue', () => {
     expect(counters.bytesOut).toBe(5);
   });
 
-  it('writes nothing to a transport that is no longer writable', () => {
+  it('refuses ranges once closed, and any while its transport is no longer writable', () => {
+    const batch = new FanOutBatch();
+    const closed = queue();
+    closed.output.close();
+    expect(closed.output.offer(...broadcast(batch, 'one\r\n'), batch)).toBe(Offer.Refused);
+    const gone = queue();
+    gone.transport.isDestroyed = true;
+    expect(gone.output.offer(...broadcast(batch, 'two\r\n'), batch)).toBe(Offer.Refused);
+    expect(gone.output.unsentBytes).toBe(0);
+  });
+
+  it('writes nothing to a transport that stopped being writable after the range was queued', () => {
     const batch = new FanOutBatch();
     const { output, transport } = queue();
-    output.add(...broadcast(batch, 'one\r\n'));
+    output.offer(...broadcast(batch, 'one\r\n'), batch);
     transport.isDestroyed = true;
     output.write(batch);
     expect(transport.writes).toEqual([]);
@@ -144,61 +155,62 @@ describe('OutputQueue', () => {
   it('counts bytes as they are queued, and adds what the transport has not sent', () => {
     const batch = new FanOutBatch();
     const { output, transport } = queue();
-    output.add(...broadcast(batch, 'one\r\n'));
+    output.offer(...broadcast(batch, 'one\r\n'), batch);
     transport.pendingWriteBytes = 100;
     expect(output.unsentBytes).toBe(105);
   });
 });
 
-describe('OutputQueue makeRoom (the slow-consumer rule)', () => {
-  it('makes room within the cap without writing', () => {
+describe('OutputQueue offer: the slow-consumer rule', () => {
+  it('queues within the cap without writing', () => {
     const batch = new FanOutBatch();
     const { output, transport } = queue(10);
-    output.add(...broadcast(batch, 'one\r\n'));
-    expect(output.makeRoom(5, batch)).toBe(true);
+    output.offer(...broadcast(batch, 'one\r\n'), batch);
+    expect(output.offer(...broadcast(batch, 'two\r\n'), batch)).toBe(Offer.Queued);
     expect(transport.writes).toEqual([]);
   });
 
-  it('writes ahead past the cap, and makes room when the kernel takes it all', () => {
+  it('writes ahead past the cap, and queues when the kernel takes it all', () => {
     const batch = new FanOutBatch();
     const { output, transport } = queue(10);
-    output.add(...broadcast(batch, 'one\r\n'));
-    expect(output.makeRoom(6, batch)).toBe(true);
+    output.offer(...broadcast(batch, 'one\r\n'), batch);
+    expect(output.offer(...broadcast(batch, 'three\r\n'), batch)).toBe(Offer.QueuedFirst);
     expect(transport.text).toBe('one\r\n');
   });
 
-  it('refuses bytes that would take what the kernel refuses past the cap, and says how much that was', () => {
+  it('refuses a range that would take what the kernel refuses past the cap, and says how much that was', () => {
     const batch = new FanOutBatch();
     const { output, transport } = queue(10);
     transport.keepsWrites = true;
-    output.add(...broadcast(batch, 'one\r\n'));
-    expect(output.makeRoom(6, batch)).toBe(false);
+    output.offer(...broadcast(batch, 'one\r\n'), batch);
+    expect(output.offer(...broadcast(batch, 'three\r\n'), batch)).toBe(Offer.SlowConsumer);
     expect(output.unsentAtWrite).toBe(5);
+    expect(output.unsentBytes).toBe(5);
   });
 
-  it('makes room for bytes that fit beside what the kernel refuses', () => {
+  it('queues a range that fits beside what the kernel refuses', () => {
     const batch = new FanOutBatch();
     const { output, transport } = queue(10);
     transport.keepsWrites = true;
-    output.add(...broadcast(batch, 'one\r\n'));
+    output.offer(...broadcast(batch, 'one\r\n'), batch);
     output.write(batch); // 5 pending in the kernel
-    expect(output.makeRoom(5, batch)).toBe(true);
-    expect(output.makeRoom(6, batch)).toBe(false);
+    expect(output.offer(...broadcast(batch, 'two\r\n'), batch)).toBe(Offer.QueuedFirst);
+    expect(output.offer(...broadcast(batch, 'x\r\n'), batch)).toBe(Offer.SlowConsumer);
   });
 
   it('reads the transport again, with nothing queued, before it refuses: the kernel may have taken bytes', () => {
     const batch = new FanOutBatch();
     const { output, transport } = queue(10);
     transport.keepsWrites = true;
-    output.add(...broadcast(batch, 'one two\r\n'));
+    output.offer(...broadcast(batch, 'one two\r\n'), batch);
     output.write(batch); // 9 pending
     transport.pendingWriteBytes = 0; // the client read them
-    expect(output.makeRoom(10, batch)).toBe(true);
+    expect(output.offer(...broadcast(batch, '12345678\r\n'), batch)).toBe(Offer.QueuedFirst);
   });
 
-  it('makes room for a delivery bigger than the cap when nothing is pending at all', () => {
+  it('queues a delivery bigger than the cap when nothing is pending at all', () => {
     const batch = new FanOutBatch();
     const { output } = queue(10);
-    expect(output.makeRoom(50, batch)).toBe(true);
+    expect(output.offer(...broadcast(batch, `${'x'.repeat(48)}\r\n`), batch)).toBe(Offer.QueuedFirst);
   });
 });

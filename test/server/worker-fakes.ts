@@ -90,6 +90,7 @@ export class FakeTransport implements Transport {
   isDestroyed = false;
   isPaused = false;
   #handler: TransportHandler | null = null;
+  #isClosed = false;
 
   constructor(remoteAddress = '192.0.2.7', remotePort = 50_000) {
     this.remoteAddress = remoteAddress;
@@ -120,11 +121,11 @@ export class FakeTransport implements Transport {
     this.isEnded = true;
   }
 
+  /** Closes at once: TCP reports the close a tick later, and Connection must not depend on either. */
   destroy(): void {
     if (this.isDestroyed) return;
-    this.isDestroyed = true;
     this.pendingWriteBytes = 0;
-    this.#handler?.onClose();
+    this.close();
   }
 
   pause(): void {
@@ -151,10 +152,12 @@ export class FakeTransport implements Transport {
     this.close();
   }
 
-  /** The stream closes (after an end, the client closing its side too). */
+  /** The stream closes (after an end, the client closing its side too); reported once. */
   close(): void {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
     this.isDestroyed = true;
-    this.#started().onClose();
+    this.#handler?.onClose(); // a transport refused before anything started it has nobody to tell
   }
 
   #started(): TransportHandler {
