@@ -62,12 +62,12 @@ export interface RunningServer {
 export async function startServer(config: ServerConfig, log: Logger, inputs: ServerInputs, createRoom: RoomFactory): Promise<RunningServer> {
   const port = await reservePort(config.host, config.port);
   const primary = new Primary(config, port, log, createRoom);
-  // The cluster first: a Redis that cannot be reached stops the start before any client gets in.
-  await primary.joinCluster();
+  // The room first: a cluster whose Redis cannot be reached stops the start before any client gets in.
+  await primary.startRoom();
   try {
     await primary.start();
   } catch (error) {
-    await primary.leaveCluster();
+    await primary.stopRoom();
     throw error;
   }
   let http: AdminHttp | null = null;
@@ -157,12 +157,12 @@ class Primary {
     this.#metrics = new PrimaryMetrics(() => this.#room.online, this.#room.link);
   }
 
-  /** With --redis: connects and registers this node (ClusterError when Redis cannot be reached). */
-  async joinCluster(): Promise<void> {
+  /** Readies the room: with --redis, connects and registers this node (ClusterError when Redis cannot be reached). */
+  async startRoom(): Promise<void> {
     await this.#room.start();
   }
 
-  async leaveCluster(): Promise<void> {
+  async stopRoom(): Promise<void> {
     await this.#room.stop();
   }
 
