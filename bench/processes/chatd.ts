@@ -31,6 +31,9 @@ interface LogWaiter {
 export class ChatdProcess extends ServerProcess {
   /** 0 until it logs `listening` (startChatd). */
   port = 0;
+  /** The --web-port (HTTP or HTTPS, WebSocket at /ws) and --tls-port it got; null when off. */
+  webPort: number | null = null;
+  tlsPort: number | null = null;
   /** Every log line so far, in order. */
   readonly logs: LogRecord[] = [];
   /** Everything written to stderr so far, as text. */
@@ -121,6 +124,8 @@ export async function startChatd(launch: ChatdLaunch, startTimeoutMs: number): P
     const port = record['port'];
     if (typeof port !== 'number') throw failed(`logged listening without a port: ${JSON.stringify(record)}`);
     chatd.port = port;
+    chatd.webPort = typeof record['webPort'] === 'number' ? record['webPort'] : null;
+    chatd.tlsPort = typeof record['tlsPort'] === 'number' ? record['tlsPort'] : null;
     return chatd;
   } catch (error) {
     chatd.kill();
