@@ -21,6 +21,13 @@ export const CloseReason = {
   InternalError: 'InternalError',
   /** The socket failed (an error other than a plain reset). */
   SocketError: 'SocketError',
+  /**
+   * A WebSocket client broke the binding (PROTOCOL.md §8): a binary message, one over --max-line,
+   * a ping flood or a malformed frame. Closed with the close code PROTOCOL.md gives for each.
+   */
+  ProtocolViolation: 'ProtocolViolation',
+  /** A WebSocket client did not answer a ping by the next one (--web-keepalive). */
+  KeepaliveTimeout: 'KeepaliveTimeout',
 } as const;
 
 export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];

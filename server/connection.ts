@@ -11,7 +11,7 @@ import { FloodControl, floodLimits, MAX_BACKLOG_LINES } from './flood-control.ts
 import type { ClientEvent } from './messages.ts';
 import type { TrafficCounters } from './metrics.ts';
 import { Offer, OutputQueue } from './output-queue.ts';
-import type { Transport } from './transport.ts';
+import type { Transport, TransportKind } from './transport.ts';
 
 /** What a connection is made with: the limits of WorkerSettings that apply to one client. */
 export interface ConnectionSettings {
@@ -130,7 +130,7 @@ export class Connection implements LineHandler {
         if ((this.#flood?.waiting ?? 0) > 0) this.#isEndingAfterFlood = true;
         else this.#report(CloseReason.ClientClosed);
       },
-      onError: (isPeerReset) => this.#report(isPeerReset ? CloseReason.ClientClosed : CloseReason.SocketError),
+      onError: (reason) => this.#report(reason),
       onClose: () => {
         clearTimeout(this.#graceTimer);
         // Lines still over the rate when the client vanished are dropped: nobody was to see them yet.
@@ -139,6 +139,10 @@ export class Connection implements LineHandler {
         hooks.onClosed(this);
       },
     });
+  }
+
+  get transportKind(): TransportKind {
+    return this.#transport.kind;
   }
 
   /** Online: broadcasts are queued for it. */

@@ -1,23 +1,29 @@
-// The TCP transport: a net.Socket behind the Transport a Connection talks to (server/transport.ts).
-// Runs in the worker thread that accepted the socket; the only file of the connection path that
-// knows about node:net sockets.
+// The TCP transport, and the TLS one: a net.Socket, or a tls.TLSSocket once its handshake is
+// done, behind the Transport a Connection talks to (server/transport.ts). The line protocol runs
+// on either unchanged. Runs in the worker thread that accepted the socket.
 
 import type { Socket } from 'node:net';
+import { CloseReason } from '../room/close-reason.ts';
 import type { Transport, TransportHandler } from './transport.ts';
 
 export class TcpTransport implements Transport {
+  readonly kind: 'tcp' | 'tls';
   readonly #socket: Socket;
   readonly remoteAddress: string;
   readonly remotePort: number;
 
-  /** The socket as accepted; null if it was gone before we saw it (Node then has no peer address). */
-  static of(socket: Socket): TcpTransport | null {
+  /**
+   * The socket as accepted (for TLS: as 'secureConnection' hands it over); null if it was gone
+   * before we saw it (Node then has no peer address).
+   */
+  static of(socket: Socket, kind: 'tcp' | 'tls' = 'tcp'): TcpTransport | null {
     const { remoteAddress, remotePort } = socket;
     if (remoteAddress === undefined || remotePort === undefined) return null;
-    return new TcpTransport(socket, remoteAddress, remotePort);
+    return new TcpTransport(socket, kind, remoteAddress, remotePort);
   }
 
-  private constructor(socket: Socket, remoteAddress: string, remotePort: number) {
+  private constructor(socket: Socket, kind: 'tcp' | 'tls', remoteAddress: string, remotePort: number) {
+    this.kind = kind;
     this.#socket = socket;
     this.remoteAddress = remoteAddress;
     this.remotePort = remotePort;
@@ -37,7 +43,9 @@ export class TcpTransport implements Transport {
     const socket = this.#socket;
     socket.on('data', (chunk: Buffer) => handler.onData(chunk));
     socket.on('end', () => handler.onEnd());
-    socket.on('error', (error: NodeJS.ErrnoException) => handler.onError(error.code === 'ECONNRESET' || error.code === 'EPIPE'));
+    socket.on('error', (error: NodeJS.ErrnoException) =>
+      handler.onError(error.code === 'ECONNRESET' || error.code === 'EPIPE' ? CloseReason.ClientClosed : CloseReason.SocketError),
+    );
     socket.on('close', () => handler.onClose());
   }
 

@@ -1,7 +1,13 @@
 // What a Connection needs from the byte stream under it, and nothing more: bytes in, bytes out,
 // end, destroy, the peer's address, and the figures the byte budget and the slow-consumer rule
-// read. TCP (server/tcp-transport.ts) is the only transport today; a WebSocket or TLS one is a
-// new file implementing this, with no change to Connection or the rooms. Runs in the worker threads.
+// read. TCP and TLS (server/tcp-transport.ts) and WebSocket (server/websocket-transport.ts)
+// implement it; Connection and the rooms know none of them. Runs in the worker threads.
+
+import type { CloseReason } from '../room/close-reason.ts';
+
+/** Which listener a client came through: the label of the per-transport metrics. */
+export type TransportKind = 'tcp' | 'tls' | 'ws' | 'wss';
+export const TRANSPORT_KINDS: readonly TransportKind[] = ['tcp', 'tls', 'ws', 'wss'];
 
 /** What a transport reports, in order; set once with `start`. */
 export interface TransportHandler {
@@ -10,10 +16,12 @@ export interface TransportHandler {
   /** The client will send nothing more (it half-closed); writing may go on. */
   onEnd(): void;
   /**
-   * The stream failed. `isPeerReset`: the client reset or abandoned it (for TCP ECONNRESET or
-   * EPIPE), which is a client closing, not a fault of the server. `onClose` follows.
+   * The stream failed, or the transport refused the client, and why: ClientClosed when the client
+   * reset or abandoned it (for TCP ECONNRESET or EPIPE), which is not a fault of the server;
+   * SocketError for any other failure; a WebSocket's ProtocolViolation or KeepaliveTimeout.
+   * `onClose` follows.
    */
-  onError(isPeerReset: boolean): void;
+  onError(reason: CloseReason): void;
   /** The stream is gone, whatever ended it. */
   onClose(): void;
 }
@@ -31,8 +39,12 @@ export interface TransportHandler {
  *    slow-consumer rule's fast path depends on it, server/output-queue.ts).
  * 6. `pause` stops `onData` until `resume`; the peer is then slowed by the stream's own flow
  *    control (TCP's window), and nothing is lost.
+ * 7. `write` is given whole CRLF-terminated lines, and the same Buffer object when several
+ *    clients get the same bytes (a full flush, server/fan-out-batch.ts): a transport that frames
+ *    them may frame those once for all.
  */
 export interface Transport {
+  readonly kind: TransportKind;
   /** The peer's IP address and port, as the client's `[ADDR]` shows them. */
   readonly remoteAddress: string;
   readonly remotePort: number;

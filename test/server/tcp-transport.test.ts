@@ -1,6 +1,7 @@
 // The TCP transport on real loopback sockets: what it reports, in order, and how it classifies
 // a reset. Each test opens its own listener on port 0 and closes it.
 
+import { CloseReason } from '../../room/close-reason.ts';
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -33,7 +34,7 @@ async function pair() {
   transport.start({
     onData: (chunk) => seen.push(`data ${chunk.toString()}`),
     onEnd: () => seen.push('end'),
-    onError: (isPeerReset) => seen.push(`error ${isPeerReset ? 'reset' : 'failure'}`),
+    onError: (reason) => seen.push(`error ${reason === CloseReason.ClientClosed ? 'reset' : 'failure'}`),
     onClose: () => {
       seen.push('close');
       onClose();

@@ -1,6 +1,7 @@
 // Fakes for the worker's unit tests: a clock the test moves (WorkerClock) and a transport the test
 // plays the client of (Transport). Not a test file itself; the tests under test/server/ import it.
 
+import { CloseReason } from '../../room/close-reason.ts';
 import type { Transport, TransportHandler } from '../../server/transport.ts';
 import type { WorkerClock } from '../../server/worker-clock.ts';
 
@@ -78,6 +79,7 @@ export class FakeWorkerClock implements WorkerClock {
 
 /** The client's end of a fake transport: what the server wrote, and the events the test sends. */
 export class FakeTransport implements Transport {
+  readonly kind = 'tcp';
   readonly remoteAddress: string;
   readonly remotePort: number;
   /** Every write, as written. */
@@ -148,7 +150,7 @@ export class FakeTransport implements Transport {
 
   /** The stream fails, then closes. */
   fail(isPeerReset: boolean): void {
-    this.#started().onError(isPeerReset);
+    this.#started().onError(isPeerReset ? CloseReason.ClientClosed : CloseReason.SocketError);
     this.close();
   }
 
