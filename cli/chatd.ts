@@ -16,10 +16,11 @@ import {
   resolveConfig,
   type ServerConfig,
 } from '../server/config.ts';
-import { readAdminToken, readMotd } from '../server/config-inputs.ts';
+import { readAdminToken, readMotd, readTlsIdentity, type TlsIdentity } from '../server/config-inputs.ts';
+import type { Logger } from '../server/log.ts';
 import { formatAddress } from '../protocol/index.ts';
 import { createLogger } from '../server/log.ts';
-import { ListenError, startServer, type ServerInputs } from '../server/primary.ts';
+import { ListenError, startServer, WebFilesError, type ServerInputs } from '../server/primary.ts';
 import { checkNodeVersion, fail, packageVersion } from './common.ts';
 import { ClusterError, roomFor } from './compose-room.ts';
 
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
     server = await startServer(config, log, inputs, roomFor(config, inputs.motd));
   } catch (error) {
     if (error instanceof ListenError) fail('chatd', describeListenError(error, config), EXIT_FAILURE);
-    if (error instanceof ClusterError) fail('chatd', error.message, EXIT_FAILURE);
+    if (error instanceof ClusterError || error instanceof WebFilesError) fail('chatd', error.message, EXIT_FAILURE);
     throw error;
   }
   const stop = (signal: NodeJS.Signals): void => {
@@ -68,10 +69,25 @@ async function main(): Promise<void> {
       { event: 'reload', motdLines: next.motd.length, announce: next.adminToken === null ? 'off' : 'on' },
       `SIGHUP: reloaded the message of the day (${next.motd.length} lines) and the admin token (/announce ${next.adminToken === null ? 'off' : 'on'})`,
     );
+    if (next.tls !== null) logCertificate(log, next.tls, 'tls-reload', 'SIGHUP: new TLS handshakes use the certificate');
   });
   if (process.env['CHATD_TEST_HOOKS'] === '1') {
     // Test-only, and never reachable from the wire: SIGUSR2 makes worker 0 crash (issue #4).
     process.on('SIGUSR2', () => server.crashWorker(0));
+  }
+  if (inputs.tls !== null) logCertificate(log, inputs.tls, 'tls-certificate', 'TLS certificate');
+  if (server.tlsPort !== null) {
+    log.info(
+      { event: 'tls-listening', host: server.host, port: server.tlsPort },
+      `chatd line protocol over TLS on ${formatAddress(server.host, server.tlsPort)} (openssl s_client -connect ${formatAddress(server.host, server.tlsPort)})`,
+    );
+  }
+  if (server.webPort !== null) {
+    const scheme = inputs.tls === null ? 'http' : 'https';
+    log.info(
+      { event: 'web-listening', host: server.host, port: server.webPort },
+      `chatd web client on ${scheme}://${formatAddress(server.host, server.webPort)}/ (WebSocket at /ws)`,
+    );
   }
   if (server.httpPort !== null) {
     // Before `listening`, so that whoever waits for that line already knows this port too.
@@ -83,7 +99,7 @@ async function main(): Promise<void> {
   // Only now: `listening` is the readiness signal, and a SIGTERM sent on seeing it must find the
   // handlers above in place, not the default action that kills without telling the clients.
   log.info(
-    { event: 'listening', host: server.host, port: server.port, workers: config.workers, pid: process.pid },
+    { event: 'listening', host: server.host, port: server.port, webPort: server.webPort, tlsPort: server.tlsPort, workers: config.workers, pid: process.pid },
     `chatd listening on ${formatAddress(server.host, server.port)} with ${config.workers} worker thread${config.workers === 1 ? '' : 's'}`,
   );
 }
@@ -120,6 +136,18 @@ function parseArguments(argv: string[]): ServerConfig {
       defaultDescription: 'one line about /help',
       describe: "a text file whose lines every newcomer gets after the greeting, each as *** LINE ('': none); SIGHUP reads it again",
     })
+    .option('tls-cert', {
+      type: 'string',
+      requiresArg: true,
+      describe: 'a PEM file with the certificate (and its chain) for --tls-port and an HTTPS --web-port; SIGHUP reads it again',
+    })
+    .option('tls-key', { type: 'string', requiresArg: true, describe: "a PEM file with the certificate's private key; SIGHUP reads it again" })
+    .option('web-origin', {
+      type: 'string',
+      requiresArg: true,
+      defaultDescription: "the page's own",
+      describe: 'other origins whose pages may open a WebSocket, comma separated, e.g. https://chat.example.com',
+    })
     .option('log-level', {
       type: 'string',
       defaultDescription: DEFAULT_LOG_LEVEL,
@@ -150,25 +178,48 @@ function parseArguments(argv: string[]): ServerConfig {
   }
 }
 
-/** What the server reads from files and the environment: the admin token and the message of the day. */
+const readText = (path: string): string => readFileSync(path, 'utf8');
+
+/** What the server reads from files and the environment: the admin token, the message of the day, the certificate. */
 function readInputs(config: ServerConfig): ServerInputs {
-  const readFile = (path: string): string => readFileSync(path, 'utf8');
-  return { adminToken: readAdminToken(config, process.env, readFile), motd: readMotd(config, readFile) };
+  return { adminToken: readAdminToken(config, process.env, readText), motd: readMotd(config, readText), tls: readTlsIdentity(config, readText) };
 }
 
-/** At start, a problem with either is a usage error like any bad setting. */
+/**
+ * At start, a problem with the token or the message of the day is a usage error like any bad
+ * setting; a certificate or key that cannot be used is a failure (exit 1), as a port that cannot be had.
+ */
 function readInputsOrExit(config: ServerConfig): ServerInputs {
+  let tls: TlsIdentity | null;
   try {
-    return readInputs(config);
+    tls = readTlsIdentity(config, readText);
+  } catch (error) {
+    if (error instanceof ConfigError) fail('chatd', error.message, EXIT_FAILURE);
+    throw error;
+  }
+  try {
+    return { adminToken: readAdminToken(config, process.env, readText), motd: readMotd(config, readText), tls };
   } catch (error) {
     if (error instanceof ConfigError) fail('chatd', error.message, EXIT_USAGE);
     throw error;
   }
 }
 
+/** Days before its end at which a certificate in use is logged as a warning, at start and at every reload. */
+const CERTIFICATE_WARNING_DAYS = 14;
+
+function logCertificate(log: Logger, tls: TlsIdentity, event: string, text: string): void {
+  const daysLeft = Math.floor((tls.validTo.getTime() - Date.now()) / 86_400_000);
+  const fields = { event, subject: tls.subject, validTo: tls.validTo.toISOString(), daysLeft };
+  if (daysLeft < 0) log.error(fields, `${text} ${tls.subject} expired on ${tls.validTo.toISOString()}; clients will refuse it: renew it and send SIGHUP`);
+  else if (daysLeft < CERTIFICATE_WARNING_DAYS) log.warn(fields, `${text} ${tls.subject} ends in ${daysLeft} days (${tls.validTo.toISOString()}): renew it and send SIGHUP`);
+  else log.info(fields, `${text} ${tls.subject}, valid until ${tls.validTo.toISOString()}`);
+}
+
 function describeListenError(error: ListenError, config: ServerConfig): string {
   const flag = error.flag;
-  const where = `${config.host}:${flag === '--http-port' ? config.httpPort : config.port}`;
+  const ports = { '--port': config.port, '--http-port': config.httpPort, '--web-port': config.webPort, '--tls-port': config.tlsPort } as const;
+  const where = `${config.host}:${ports[flag]}`;
   switch (error.code) {
     case 'EADDRINUSE':
       return `${where} is already in use (another chatd?); stop that server or choose another ${flag}`;

@@ -10,8 +10,10 @@ import { Connection, type ConnectionHooks } from './connection.ts';
 import { FanOutBatch } from './fan-out-batch.ts';
 import { FlushPolicy } from './flush-policy.ts';
 import { MAX_WORKERS, type ClientEvent, type DeliveryOp, type WorkerMessage, type WorkerSettings } from './messages.ts';
-import { createWorkerCounters, WorkerMetrics } from './metrics.ts';
-import type { Transport } from './transport.ts';
+import { Keepalive } from './keepalive.ts';
+import { createWorkerCounters, perTransport, WorkerMetrics } from './metrics.ts';
+import type { Transport, TransportKind } from './transport.ts';
+import { TextFrames, type WebSocketShared } from './websocket-transport.ts';
 import { SYSTEM_CLOCK, type WorkerClock } from './worker-clock.ts';
 
 export class ChatWorker {
@@ -39,6 +41,8 @@ export class ChatWorker {
   readonly #counters = createWorkerCounters();
   readonly #metrics: WorkerMetrics;
   readonly #hooks: ConnectionHooks;
+  /** What every WebSocket client of this worker shares: its frames of a flush, its keepalive sweep. */
+  readonly webSockets: WebSocketShared;
 
   constructor(settings: WorkerSettings, post: (message: WorkerMessage) => void, log: Log, clock: WorkerClock = SYSTEM_CLOCK) {
     this.#settings = settings;
@@ -47,6 +51,7 @@ export class ChatWorker {
     this.#clock = clock;
     this.#serial = settings.firstSerial;
     this.#metrics = new WorkerMetrics(settings.index, this.#counters, () => this.#countAdmitted());
+    this.webSockets = { frames: new TextFrames(), keepalive: new Keepalive(clock, settings.webKeepaliveSeconds * 1000), clock };
     this.#flushPolicy = new FlushPolicy(clock, { writeUrgent: () => this.#writeUrgent(), writeAll: () => this.#writeAll() });
     this.#hooks = {
       onEvent: (event) => this.#addEvent(event),
@@ -82,6 +87,7 @@ export class ChatWorker {
       return;
     }
     this.#flushPolicy.accepted();
+    this.#counters.accepted[transport.kind]++;
     const id = ++this.#serial * MAX_WORKERS + this.#settings.index;
     const addr = formatAddress(transport.remoteAddress, transport.remotePort);
     const connection = new Connection(id, addr, transport, this.#settings, this.#hooks, this.#batch, this.#counters);
@@ -133,6 +139,16 @@ export class ChatWorker {
       }
     }
     this.#deliverSeconds += (this.#clock.now() - started) / 1000;
+  }
+
+  /** A WebSocket handshake the web listener refused for its Origin (server/web-listener.ts). */
+  countOriginRefusal(): void {
+    this.#counters.originRefusals++;
+  }
+
+  /** A TLS handshake that failed, on either TLS listener. */
+  countTlsHandshakeFailure(): void {
+    this.#counters.tlsHandshakeFailures++;
   }
 
   /** Answers the primary's scrape; a failure leaves this worker out of it, as a late answer would. */
@@ -224,10 +240,10 @@ export class ChatWorker {
     }
   }
 
-  /** Clients online on this worker, for the metrics: counted at scrape time, not kept up to date. */
-  #countAdmitted(): number {
-    let admitted = 0;
-    for (const connection of this.#connections.values()) if (connection.isAdmitted) admitted++;
+  /** Clients online on this worker by transport, for the metrics: counted at scrape time, not kept up to date. */
+  #countAdmitted(): Record<TransportKind, number> {
+    const admitted = perTransport();
+    for (const connection of this.#connections.values()) if (connection.isAdmitted) admitted[connection.transportKind]++;
     return admitted;
   }
 }

@@ -1,7 +1,10 @@
 // What chatd reads from files and the environment rather than from flags (ServerInputs): the
-// message of the day, and the admin token, which would end up in a log or `ps` as a flag. Read
-// at start and again on SIGHUP; each failure is a ConfigError that names the file to fix.
+// message of the day, the admin token, which would end up in a log or `ps` as a flag, and the
+// TLS certificate and key. Read at start and again on SIGHUP; each failure is a ConfigError that
+// names the file to fix.
 
+import { X509Certificate } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
 import { DEFAULT_MOTD, sanitizeText } from '../protocol/index.ts';
 import { ConfigError, type ServerConfig } from './config.ts';
 
@@ -67,4 +70,54 @@ export function readAdminToken(
   const token = fromEnv.trim();
   if (token === '') throw new ConfigError(`${ADMIN_TOKEN_VARIABLE} is empty; set it to the token, or unset it to turn /announce off`);
   return token;
+}
+
+/** The certificate and key chatd serves TLS with, as PEM text; checked to belong together. */
+export interface TlsIdentity {
+  readonly cert: string;
+  readonly key: string;
+  /** The leaf certificate's subject and end of validity, for the log line at start and at reload. */
+  readonly subject: string;
+  readonly validTo: Date;
+}
+
+/**
+ * --tls-cert and --tls-key, read and tried: a file that cannot be read, that holds no PEM, or a
+ * key that is not the certificate's is a ConfigError naming the file, never a half-working
+ * listener. null without them. Read at start and again on SIGHUP (a renewed certificate).
+ */
+export function readTlsIdentity(
+  config: Pick<ServerConfig, 'tlsCertFile' | 'tlsKeyFile'>,
+  readFile: (path: string) => string,
+): TlsIdentity | null {
+  const { tlsCertFile: certFile, tlsKeyFile: keyFile } = config;
+  if (certFile === null || keyFile === null) return null;
+  const read = (flag: string, path: string, marker: RegExp, what: string): string => {
+    let text: string;
+    try {
+      text = readFile(path);
+    } catch (error) {
+      throw new ConfigError(`cannot read ${flag} ${path}: ${(error as Error).message}`);
+    }
+    if (!marker.test(text)) throw new ConfigError(`${flag} ${path} holds no PEM ${what} (a "-----BEGIN ${what.toUpperCase()}-----" block)`);
+    return text;
+  };
+  const cert = read('--tls-cert', certFile, /-----BEGIN CERTIFICATE-----/, 'certificate');
+  const key = read('--tls-key', keyFile, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'private key');
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(cert);
+  } catch (error) {
+    throw new ConfigError(`--tls-cert ${certFile} is not a certificate chatd can read: ${(error as Error).message}`);
+  }
+  try {
+    createSecureContext({ cert, key });
+  } catch (error) {
+    const cause = error as NodeJS.ErrnoException;
+    if (cause.code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH' || /key values mismatch/i.test(cause.message)) {
+      throw new ConfigError(`--tls-key ${keyFile} is not the key of the certificate in --tls-cert ${certFile}; give the key the certificate was made for`);
+    }
+    throw new ConfigError(`--tls-cert ${certFile} and --tls-key ${keyFile} cannot be used: ${cause.message}`);
+  }
+  return { cert, key, subject: leaf.subject.replaceAll('\n', ', '), validTo: new Date(leaf.validTo) };
 }

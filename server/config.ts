@@ -23,6 +23,8 @@ export interface ServerConfig {
   readonly rateBurst: number;
   /** Connections online from one IP address; 0: no limit. */
   readonly maxPerIp: number;
+  /** Seconds between WebSocket pings; a client that has not answered one by the next is cut. */
+  readonly webKeepaliveSeconds: number;
   /** The HTTP admin endpoints (/healthz, /metrics, /who, /announce); null: off. 0: any free port. */
   readonly httpPort: number | null;
   /** A file whose contents (trimmed) are the bearer token for POST /announce; null: none. */
@@ -32,10 +34,25 @@ export interface ServerConfig {
   /** --motd: a file whose lines greet every newcomer; null: chatd's own line; '': none. */
   readonly motdFile: string | null;
   readonly logLevel: LogLevel;
+  /** The web client and its WebSocket endpoint /ws (HTTPS and WSS with a certificate); null: off. 0: any free port. */
+  readonly webPort: number | null;
+  /** The line protocol over TLS; null: off. Needs tlsCertFile and tlsKeyFile. */
+  readonly tlsPort: number | null;
+  /** PEM files of the certificate (chain) and its private key; both or neither. */
+  readonly tlsCertFile: string | null;
+  readonly tlsKeyFile: string | null;
+  /**
+   * Origins, besides the page's own, whose pages may open a WebSocket (--web-origin, comma
+   * separated), each as `scheme://host[:port]`, lower case. A client without Origin is no browser.
+   */
+  readonly webOrigins: readonly string[];
 }
 
-type OptionalNumberKey = 'httpPort';
-type NumberKey = Exclude<keyof ServerConfig, 'host' | 'logLevel' | 'adminTokenFile' | 'redisUrl' | 'motdFile' | OptionalNumberKey>;
+type OptionalNumberKey = 'httpPort' | 'webPort' | 'tlsPort';
+type NumberKey = Exclude<
+  keyof ServerConfig,
+  'host' | 'logLevel' | 'adminTokenFile' | 'redisUrl' | 'motdFile' | 'tlsCertFile' | 'tlsKeyFile' | 'webOrigins' | OptionalNumberKey
+>;
 
 /** What every numeric option has: its flag, its help text and the values it accepts. */
 interface NumberRange {
@@ -140,6 +157,16 @@ export const NUMBER_OPTIONS: readonly NumberOption[] = [
     max: 1_000_000,
     isInteger: true,
   },
+  {
+    // Below the 30 to 60 s after which NAT boxes and proxies commonly forget a quiet flow.
+    key: 'webKeepaliveSeconds',
+    flag: 'web-keepalive',
+    description: 'seconds between pings to each WebSocket client; one that has not answered by the next ping is disconnected',
+    default: 20,
+    min: 1,
+    max: 3600,
+    isInteger: true,
+  },
 ];
 
 /** Numeric options that are off unless given, in the order --help lists them (after NUMBER_OPTIONS). */
@@ -149,6 +176,23 @@ export const OPTIONAL_NUMBER_OPTIONS: readonly OptionalNumberOption[] = [
     key: 'httpPort',
     flag: 'http-port',
     description: 'port of the HTTP endpoints /healthz, /metrics, /who and /announce, on --host (0: any free port)',
+    min: 0,
+    max: 65535,
+    isInteger: true,
+  },
+  {
+    // Off by default, as every listener nobody asked for.
+    key: 'webPort',
+    flag: 'web-port',
+    description: 'port of the web client (/) and its WebSocket endpoint (/ws), on --host; HTTPS and WSS with --tls-cert (0: any free port)',
+    min: 0,
+    max: 65535,
+    isInteger: true,
+  },
+  {
+    key: 'tlsPort',
+    flag: 'tls-port',
+    description: 'port of the line protocol over TLS (openssl s_client, ncat --ssl), on --host; needs --tls-cert and --tls-key (0: any free port)',
     min: 0,
     max: 65535,
     isInteger: true,
@@ -167,6 +211,9 @@ export const CONFIG_KEYS: readonly string[] = [
   'redis',
   'motd',
   'log-level',
+  'tls-cert',
+  'tls-key',
+  'web-origin',
 ];
 
 /** A value the user gave that chatd cannot use; the message says what to change. */
@@ -203,11 +250,31 @@ export function buildConfig(raw: Readonly<Record<string, unknown>>): ServerConfi
   if (motdFile !== null && typeof motdFile !== 'string') {
     throw new ConfigError(`--motd must be the path of a text file, or '' for no message; got ${String(motdFile)}`);
   }
-  const config: ServerConfig = { ...values, ...optional, host, adminTokenFile, redisUrl, motdFile, logLevel: logLevel as LogLevel };
-  // Both on one port would fail as "already in use (another chatd?)", which misleads (#10 §7).
-  if (config.httpPort !== null && config.httpPort !== 0 && config.httpPort === config.port) {
-    throw new ConfigError(`--http-port must differ from --port (both are ${config.port}); choose another port for the HTTP endpoints`);
+  const tlsCertFile = checkPath('tls-cert', raw['tls-cert'] ?? null, 'a PEM file that holds the certificate (and its chain)');
+  const tlsKeyFile = checkPath('tls-key', raw['tls-key'] ?? null, 'a PEM file that holds the private key');
+  if ((tlsCertFile === null) !== (tlsKeyFile === null)) {
+    throw new ConfigError(tlsCertFile === null ? '--tls-key needs --tls-cert: give both, or neither' : '--tls-cert needs --tls-key: give both, or neither');
   }
+  const webOrigins = checkOrigins(raw['web-origin'] ?? null);
+  const config: ServerConfig = {
+    ...values,
+    ...optional,
+    host,
+    adminTokenFile,
+    redisUrl,
+    motdFile,
+    logLevel: logLevel as LogLevel,
+    tlsCertFile,
+    tlsKeyFile,
+    webOrigins,
+  };
+  if (config.tlsPort !== null && config.tlsCertFile === null) {
+    throw new ConfigError('--tls-port needs --tls-cert and --tls-key (docs/OPERATIONS.md shows how to make a certificate for local use)');
+  }
+  if (config.webOrigins.length > 0 && config.webPort === null) {
+    throw new ConfigError('--web-origin applies to the web port only; give --web-port too, or leave --web-origin out');
+  }
+  checkDistinctPorts(config);
   // One broadcast of the longest line must fit, or a client that reads would be cut as slow.
   if (config.maxPendingBytes < 4 * config.maxLineBytes) {
     throw new ConfigError(
@@ -215,6 +282,55 @@ export function buildConfig(raw: Readonly<Record<string, unknown>>): ServerConfi
     );
   }
   return config;
+}
+
+/** Two listeners on one port would fail as "already in use (another chatd?)", which misleads (#10 §7). */
+function checkDistinctPorts(config: ServerConfig): void {
+  const ports: [string, number | null, string][] = [
+    ['--http-port', config.httpPort, 'the HTTP endpoints'],
+    ['--web-port', config.webPort, 'the web client'],
+    ['--tls-port', config.tlsPort, 'the line protocol over TLS'],
+  ];
+  const taken: [string, number][] = [['--port', config.port]];
+  for (const [flag, port, what] of ports) {
+    if (port === null || port === 0) continue;
+    const clash = taken.find(([, other]) => other === port);
+    if (clash !== undefined) throw new ConfigError(`${flag} must differ from ${clash[0]} (both are ${port}); choose another port for ${what}`);
+    taken.push([flag, port]);
+  }
+}
+
+function checkPath(flag: string, value: unknown, what: string): string | null {
+  if (value === null) return null;
+  if (Array.isArray(value)) throw new ConfigError(`--${flag} was given ${value.length} times; give it once`);
+  if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(`--${flag} must be the path of ${what}; got ${String(value)}`);
+  return value;
+}
+
+/**
+ * --web-origin: origins as a browser sends them (`https://chat.example.com`, with a port when it
+ * is not the scheme's own), comma separated. A path, a trailing slash or a wildcard is refused,
+ * not guessed at: an origin that never matches would lock the page out in silence.
+ */
+function checkOrigins(value: unknown): readonly string[] {
+  if (value === null) return [];
+  if (Array.isArray(value)) throw new ConfigError(`--web-origin was given ${value.length} times; give it once, the origins comma separated`);
+  const origins: string[] = [];
+  for (const item of String(value).split(',')) {
+    const text = item.trim();
+    if (text === '') continue;
+    let url: URL | null = null;
+    try {
+      url = new URL(text);
+    } catch {
+      // reported below
+    }
+    if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== text.toLowerCase()) {
+      throw new ConfigError(`--web-origin must be origins such as https://chat.example.com or http://localhost:8080, comma separated, without a path; got ${text}`);
+    }
+    origins.push(url.origin);
+  }
+  return origins;
 }
 
 function checkRedisUrl(value: unknown): string | null {
@@ -326,6 +442,9 @@ const STRING_EXAMPLES: Readonly<Record<string, string>> = {
   'log-level': DEFAULT_LOG_LEVEL,
   redis: 'redis://127.0.0.1:6379',
   'admin-token-file': '/etc/chatd/admin-token',
+  'tls-cert': '/etc/chatd/cert.pem',
+  'tls-key': '/etc/chatd/key.pem',
+  'web-origin': 'https://chat.example.com',
 };
 
 function exampleValue(key: string): string | number {

@@ -4,7 +4,10 @@
 
 import type { ClientEvent } from '../room/client-event.ts';
 import type { CloseReason } from '../room/close-reason.ts';
+import type { TlsIdentity } from './config-inputs.ts';
+import type { PortFlag } from './listen-error.ts';
 import type { MetricsJson } from './metrics.ts';
+import type { WebFile } from './web-files.ts';
 
 /** What a worker thread is started with (workerData). */
 export interface WorkerSettings {
@@ -19,6 +22,15 @@ export interface WorkerSettings {
   readonly rateLimit: number;
   readonly rateBurst: number;
   readonly logLevel: string;
+  /** The web client and /ws (null: off), and the line protocol over TLS (null: off). */
+  readonly webPort: number | null;
+  readonly tlsPort: number | null;
+  /** The certificate of both TLS listeners; null without --tls-cert. Replaced by 'tls-reload'. */
+  readonly tls: TlsIdentity | null;
+  readonly webOrigins: readonly string[];
+  readonly webKeepaliveSeconds: number;
+  /** The web client's files, read once by the primary; empty without --web-port. */
+  readonly webFiles: readonly WebFile[];
 }
 
 /**
@@ -34,7 +46,7 @@ export type { ClientEvent } from '../room/client-event.ts';
 
 export type WorkerMessage =
   | { readonly type: 'listening' }
-  | { readonly type: 'listen-failed'; readonly code: string; readonly message: string }
+  | { readonly type: 'listen-failed'; readonly flag: PortFlag; readonly code: string; readonly message: string }
   /** One batch per turn of the worker's event loop. */
   | { readonly type: 'events'; readonly events: readonly ClientEvent[] }
   /** After 'shutdown': every socket of this worker is closed. */
@@ -63,6 +75,8 @@ export type PrimaryMessage =
    * dropped.
    */
   | { readonly type: 'metrics-request'; readonly requestId: number }
+  /** SIGHUP read a new certificate and key (already checked): new TLS handshakes use them, nobody is dropped. */
+  | { readonly type: 'tls-reload'; readonly tls: TlsIdentity }
   /**
    * Test hook (CHATD_TEST_HOOKS=1 only): post messages the primary does not expect, then throw
    * an uncaught error, as a bug would.

@@ -8,6 +8,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { KICK_REASONS, type CloseReason } from '../room/close-reason.ts';
 import type { LinkStatus } from '../room/room.ts';
+import { TRANSPORT_KINDS, type TransportKind } from './transport.ts';
 import { packageVersion } from './version.ts';
 
 /** One registry's metrics as prom-client's getMetricsAsJSON gives them: plain data, safe to post. */
@@ -26,10 +27,19 @@ export interface WorkerCounters {
   /** Bytes handed to client sockets. */
   bytesOut: number;
   slowConsumers: number;
+  /** Connections accepted, by transport (a TLS one once its handshake is done, a WebSocket once upgraded). */
+  accepted: Record<TransportKind, number>;
+  /** WebSocket handshakes refused for their Origin (cross-site WebSocket hijacking, SECURITY.md). */
+  originRefusals: number;
+  /** TLS handshakes that failed, on either TLS listener (a client with the wrong certificate, a scan, TLS 1.1). */
+  tlsHandshakeFailures: number;
 }
 
+/** A number for each transport, 0 to start with. */
+export const perTransport = (): Record<TransportKind, number> => ({ tcp: 0, tls: 0, ws: 0, wss: 0 });
+
 export function createWorkerCounters(): WorkerCounters {
-  return { linesIn: 0, deliveries: 0, bytesIn: 0, bytesOut: 0, slowConsumers: 0 };
+  return { linesIn: 0, deliveries: 0, bytesIn: 0, bytesOut: 0, slowConsumers: 0, accepted: perTransport(), originRefusals: 0, tlsHandshakeFailures: 0 };
 }
 
 /** The counters one Connection bumps itself. */
@@ -85,17 +95,29 @@ export class WorkerMetrics {
   readonly #monitor: EventLoopMonitor;
 
   /** `countClients` is called at scrape time only. */
-  constructor(index: number, counters: WorkerCounters, countClients: () => number) {
+  constructor(index: number, counters: WorkerCounters, countClients: () => Readonly<Record<TransportKind, number>>) {
     const labels = { worker: String(index) };
     this.#labels = labels;
     const registers = [this.#registry];
     new Gauge({
       name: 'chatd_clients_connected',
-      help: 'Clients online on this worker thread (admitted by the primary, not yet closing).',
-      labelNames: ['worker'],
+      help: 'Clients online on this worker thread (admitted by the primary, not yet closing), by transport.',
+      labelNames: ['worker', 'transport'],
       registers,
       collect() {
-        this.set(labels, countClients());
+        const counts = countClients();
+        for (const transport of TRANSPORT_KINDS) this.set({ ...labels, transport }, counts[transport]);
+      },
+    });
+    let reportedAccepted = perTransport();
+    new Counter({
+      name: 'chatd_connections_total',
+      help: 'Connections this worker accepted, by transport: TLS once its handshake is done, WebSocket once upgraded.',
+      labelNames: ['worker', 'transport'],
+      registers,
+      collect() {
+        for (const transport of TRANSPORT_KINDS) this.inc({ ...labels, transport }, counters.accepted[transport] - reportedAccepted[transport]);
+        reportedAccepted = { ...counters.accepted };
       },
     });
     const counter = (name: string, help: string, read: () => number): void => {
@@ -125,6 +147,16 @@ export class WorkerMetrics {
       'chatd_slow_consumers_total',
       'Clients this worker cut because more than --max-pending bytes waited for them (also in chatd_kicks_total).',
       () => counters.slowConsumers,
+    );
+    counter(
+      'chatd_websocket_origin_refusals_total',
+      "WebSocket handshakes this worker refused with 403 because the page's Origin is neither its own nor in --web-origin.",
+      () => counters.originRefusals,
+    );
+    counter(
+      'chatd_tls_handshake_failures_total',
+      'TLS handshakes that failed on this worker, on --tls-port or an HTTPS --web-port.',
+      () => counters.tlsHandshakeFailures,
     );
     this.#fanOut = new Histogram({
       name: 'chatd_fanout_batch_seconds',

@@ -11,14 +11,18 @@ import { encodeError, shuttingDown } from '../protocol/index.ts';
 import { startAdminHttp, type AdminBackend, type AdminHttp } from './admin-http.ts';
 import { encodeText } from './bytes.ts';
 import type { ServerConfig } from './config.ts';
+import type { TlsIdentity } from './config-inputs.ts';
 import { Dispatcher } from './dispatcher.ts';
-import { ListenError } from './listen-error.ts';
+import { ListenError, type PortFlag } from './listen-error.ts';
 import type { CloseReason } from '../room/close-reason.ts';
 import type { RoomParts } from '../room/room-core.ts';
 import type { Logger } from './log.ts';
 import { SERIALS_PER_START, workerOf, type ClientEvent, type PrimaryMessage, type WorkerMessage, type WorkerSettings } from './messages.ts';
 import { PrimaryMetrics, type MetricsJson } from './metrics.ts';
 import type { Room } from '../room/room.ts';
+import { readWebFiles, type WebFile } from './web-files.ts';
+
+export { WebFilesError } from './web-files.ts';
 
 /** SIGTERM to exit: clients get this long to take their last lines (the issue asks for 5 s in all). */
 const SHUTDOWN_DRAIN_MS = 4000;
@@ -39,6 +43,8 @@ export interface ServerInputs {
   readonly adminToken: string | null;
   /** The message of the day, one line each, sent after every greeting; none when empty. */
   readonly motd: readonly string[];
+  /** The certificate and key of the TLS listeners (config-inputs.ts readTlsIdentity); null without --tls-cert. */
+  readonly tls: TlsIdentity | null;
 }
 
 export { ListenError } from './listen-error.ts';
@@ -51,17 +57,29 @@ export interface RunningServer {
   readonly port: number;
   /** The HTTP admin endpoints' port (the real one with --http-port 0); null when they are off. */
   readonly httpPort: number | null;
+  /** The web client's port (--web-port) and the TLS line port (--tls-port), as bound; null when off. */
+  readonly webPort: number | null;
+  readonly tlsPort: number | null;
   /** Tells every client, flushes, closes every socket and stops the workers. */
   stop(): Promise<void>;
-  /** Puts new inputs in force without dropping anyone (SIGHUP): the admin token, the message of the day. */
+  /**
+   * Puts new inputs in force without dropping anyone (SIGHUP): the admin token, the message of
+   * the day, and the certificate, which new TLS handshakes use while open connections keep theirs.
+   */
   reload(inputs: ServerInputs): void;
   /** Test hook: makes worker `index` throw an uncaught error, as a bug would. */
   crashWorker(index: number): void;
 }
 
 export async function startServer(config: ServerConfig, log: Logger, inputs: ServerInputs, createRoom: RoomFactory): Promise<RunningServer> {
-  const port = await reservePort(config.host, config.port);
-  const primary = new Primary(config, port, log, createRoom);
+  const ports: ListenerPorts = {
+    port: await reservePort(config.host, config.port, '--port'),
+    webPort: config.webPort === null ? null : await reservePort(config.host, config.webPort, '--web-port'),
+    tlsPort: config.tlsPort === null ? null : await reservePort(config.host, config.tlsPort, '--tls-port'),
+  };
+  // Read before any worker starts: a checkout without the page fails here, in one line.
+  const webFiles = config.webPort === null ? [] : readWebFiles();
+  const primary = new Primary(config, ports, { tls: inputs.tls, webFiles }, log, createRoom);
   // The room first: a cluster whose Redis cannot be reached stops the start before any client gets in.
   await primary.startRoom();
   try {
@@ -89,7 +107,7 @@ export async function startServer(config: ServerConfig, log: Logger, inputs: Ser
   }
   return {
     host: config.host,
-    port,
+    ...ports,
     httpPort: http?.port ?? null,
     async stop() {
       // /healthz answers 503 while the clients are told goodbye; then the HTTP side closes too.
@@ -99,9 +117,17 @@ export async function startServer(config: ServerConfig, log: Logger, inputs: Ser
     reload(next) {
       primary.setMotd(next.motd);
       http?.setAdminToken(next.adminToken);
+      if (next.tls !== null) primary.setTls(next.tls);
     },
     crashWorker: (index) => primary.post(index, { type: 'test-crash' }),
   };
+}
+
+/** The ports every worker binds, as reserved (a port 0 resolved to the one the kernel gave). */
+interface ListenerPorts {
+  readonly port: number;
+  readonly webPort: number | null;
+  readonly tlsPort: number | null;
 }
 
 /**
@@ -109,18 +135,18 @@ export async function startServer(config: ServerConfig, log: Logger, inputs: Ser
  * of the same user would silently share the port with the first; an exclusive bind fails instead.
  * For port 0 it also picks the one port every worker then binds.
  */
-async function reservePort(host: string, port: number): Promise<number> {
+async function reservePort(host: string, port: number, flag: PortFlag): Promise<number> {
   const probe = createServer();
   try {
     probe.listen({ host, port, exclusive: true });
     await once(probe, 'listening');
     const address = probe.address();
-    if (address === null || typeof address === 'string') throw new ListenError('EINVAL', 'not a TCP address');
+    if (address === null || typeof address === 'string') throw new ListenError('EINVAL', 'not a TCP address', flag);
     return address.port;
   } catch (error) {
     if (error instanceof ListenError) throw error;
     const cause = error as NodeJS.ErrnoException;
-    throw new ListenError(cause.code ?? 'UNKNOWN', cause.message);
+    throw new ListenError(cause.code ?? 'UNKNOWN', cause.message, flag);
   } finally {
     probe.close();
   }
@@ -128,7 +154,10 @@ async function reservePort(host: string, port: number): Promise<number> {
 
 class Primary {
   readonly #config: ServerConfig;
-  readonly #port: number;
+  readonly #ports: ListenerPorts;
+  /** The certificate workers start with: a replacement worker gets the latest reload's. */
+  #tls: TlsIdentity | null;
+  readonly #webFiles: readonly WebFile[];
   readonly #log: Logger;
   readonly #workers = new Map<number, Worker>();
   /** How many times each worker index has been started. */
@@ -144,9 +173,17 @@ class Primary {
   /** The round trip in flight, which a scrape that arrives meanwhile shares. */
   #scrapeInFlight: Promise<WorkerAnswers> | null = null;
 
-  constructor(config: ServerConfig, port: number, log: Logger, createRoom: RoomFactory) {
+  constructor(
+    config: ServerConfig,
+    ports: ListenerPorts,
+    files: { readonly tls: TlsIdentity | null; readonly webFiles: readonly WebFile[] },
+    log: Logger,
+    createRoom: RoomFactory,
+  ) {
     this.#config = config;
-    this.#port = port;
+    this.#ports = ports;
+    this.#tls = files.tls;
+    this.#webFiles = files.webFiles;
     this.#log = log;
     this.#dispatcher = new Dispatcher({
       post: (index, ops) => this.post(index, { type: 'deliver', ops }),
@@ -168,6 +205,11 @@ class Primary {
 
   setMotd(lines: readonly string[]): void {
     this.#room.setMotd(lines);
+  }
+
+  setTls(tls: TlsIdentity): void {
+    this.#tls = tls;
+    for (const index of this.#workers.keys()) this.post(index, { type: 'tls-reload', tls });
   }
 
   /** What the HTTP admin endpoints read and do: all of it in this thread, in the global order. */
@@ -252,7 +294,13 @@ class Primary {
       index,
       firstSerial: starts * SERIALS_PER_START,
       host: this.#config.host,
-      port: this.#port,
+      port: this.#ports.port,
+      webPort: this.#ports.webPort,
+      tlsPort: this.#ports.tlsPort,
+      tls: this.#tls,
+      webOrigins: this.#config.webOrigins,
+      webKeepaliveSeconds: this.#config.webKeepaliveSeconds,
+      webFiles: this.#webFiles,
       maxLineBytes: this.#config.maxLineBytes,
       maxPendingBytes: this.#config.maxPendingBytes,
       rateLimit: this.#config.rateLimit,
@@ -267,8 +315,8 @@ class Primary {
           case 'listening':
             return resolve();
           case 'listen-failed':
-            this.#log.error({ worker: index, code: message.code, err: message.message }, 'worker could not listen');
-            return reject(new ListenError(message.code, message.message));
+            this.#log.error({ worker: index, flag: message.flag, code: message.code, err: message.message }, 'worker could not listen');
+            return reject(new ListenError(message.code, message.message, message.flag));
           case 'events':
             return this.#handleEvents(message);
           case 'drained':

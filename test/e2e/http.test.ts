@@ -148,8 +148,10 @@ describe('chatd --http-port with an admin token file', () => {
       const connected = await server().waitForLog((line) => line['event'] === 'connect' && line['addr'] === client.addr);
       onWorker[connected['worker'] as number]!++;
     }
-    expect(before.get('chatd_clients_connected{worker="0"}')).toBe(onWorker[0]);
-    expect(before.get('chatd_clients_connected{worker="1"}')).toBe(onWorker[1]);
+    expect(before.get('chatd_clients_connected{worker="0",transport="tcp"}')).toBe(onWorker[0]);
+    expect(before.get('chatd_clients_connected{worker="1",transport="tcp"}')).toBe(onWorker[1]);
+    expect(before.get('chatd_clients_connected{worker="0",transport="ws"}')).toBe(0);
+    expect(total(before, 'chatd_connections_total')).toBe(2);
 
     await alice.send('one');
     await alice.send('two');

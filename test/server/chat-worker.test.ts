@@ -21,6 +21,12 @@ const SETTINGS: WorkerSettings = {
   rateLimit: 0,
   rateBurst: 1,
   logLevel: 'silent',
+  webPort: null,
+  tlsPort: null,
+  tls: null,
+  webOrigins: [],
+  webKeepaliveSeconds: 20,
+  webFiles: [],
 };
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);

@@ -29,6 +29,16 @@ describe('buildConfig', () => {
     expect(buildConfig({ 'http-port': 9100 }).httpPort).toBe(9100);
   });
 
+  it('turns the web port and the TLS port on only when given, and checks the certificate flags go together', () => {
+    expect(buildConfig({})).toMatchObject({ webPort: null, tlsPort: null, tlsCertFile: null, tlsKeyFile: null, webOrigins: [], webKeepaliveSeconds: 20 });
+    expect(buildConfig({ 'web-port': '0' }).webPort).toBe(0);
+    expect(buildConfig({ 'tls-port': '8443', 'tls-cert': '/c.pem', 'tls-key': '/k.pem' })).toMatchObject({ tlsPort: 8443, tlsCertFile: '/c.pem', tlsKeyFile: '/k.pem' });
+    expect(buildConfig({ 'web-port': '8080', 'web-origin': 'https://App.example.com, http://localhost:3000' }).webOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:3000',
+    ]);
+  });
+
   it('reads values typed as strings', () => {
     expect(buildConfig({ port: '0', 'idle-timeout': '5', workers: '3' })).toMatchObject({ port: 0, idleTimeoutSeconds: 5, workers: 3 });
   });
@@ -48,6 +58,24 @@ describe('buildConfig', () => {
     [{ 'http-port': '65536' }, '--http-port must be a whole number from 0 to 65535; got 65536'],
     [{ 'http-port': '' }, '--http-port must be a whole number from 0 to 65535; got '],
     [{ 'admin-token-file': ' ' }, '--admin-token-file must be the path of a file that holds the token; got  '],
+    [{ 'tls-port': '8443' }, '--tls-port needs --tls-cert and --tls-key (docs/OPERATIONS.md shows how to make a certificate for local use)'],
+    [{ 'tls-cert': '/c.pem' }, '--tls-cert needs --tls-key: give both, or neither'],
+    [{ 'tls-key': '/k.pem' }, '--tls-key needs --tls-cert: give both, or neither'],
+    [{ port: '9000', 'web-port': '9000' }, '--web-port must differ from --port (both are 9000); choose another port for the web client'],
+    [
+      { 'web-port': '8080', 'tls-port': '8080', 'tls-cert': '/c', 'tls-key': '/k' },
+      '--tls-port must differ from --web-port (both are 8080); choose another port for the line protocol over TLS',
+    ],
+    [{ 'web-origin': 'https://a.example' }, '--web-origin applies to the web port only; give --web-port too, or leave --web-origin out'],
+    [
+      { 'web-port': '8080', 'web-origin': 'https://a.example/chat' },
+      '--web-origin must be origins such as https://chat.example.com or http://localhost:8080, comma separated, without a path; got https://a.example/chat',
+    ],
+    [
+      { 'web-port': '8080', 'web-origin': '*' },
+      '--web-origin must be origins such as https://chat.example.com or http://localhost:8080, comma separated, without a path; got *',
+    ],
+    [{ 'web-keepalive': '0' }, '--web-keepalive must be a whole number from 1 to 3600; got 0'],
     [
       { redis: '127.0.0.1:6379' },
       '--redis must be a URL such as redis://127.0.0.1:6379 (rediss:// for TLS; redis://:PASSWORD@host:6379 with a password); got 127.0.0.1:6379',
@@ -83,7 +111,7 @@ describe('resolveConfig', () => {
   });
 
   it.each([
-    [{ config: '/etc/bad.json' }, {}, '--config /etc/bad.json: unknown key "idle_timeout"; known keys: host, port, workers, idle-timeout, max-line, max-clients, max-pending, rate-limit, rate-burst, max-per-ip, http-port, admin-token-file, redis, motd, log-level'],
+    [{ config: '/etc/bad.json' }, {}, '--config /etc/bad.json: unknown key "idle_timeout"; known keys: host, port, workers, idle-timeout, max-line, max-clients, max-pending, rate-limit, rate-burst, max-per-ip, web-keepalive, http-port, web-port, tls-port, admin-token-file, redis, motd, log-level, tls-cert, tls-key, web-origin'],
     [{ config: '/etc/broken.json' }, {}, '--config /etc/broken.json is not valid JSON'],
     [{ config: '/etc/null.json' }, {}, '--config /etc/null.json: "port" is null; give it a value, or leave the key out for the default'],
     [{ config: '/etc/array.json' }, {}, '--config /etc/array.json: "port" must be one value, such as 8000; got [18013]'],

@@ -3,7 +3,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloseReason, KICK_REASONS } from '../../room/close-reason.ts';
-import { createWorkerCounters, PrimaryMetrics, WorkerMetrics } from '../../server/metrics.ts';
+import { createWorkerCounters, perTransport, PrimaryMetrics, WorkerMetrics } from '../../server/metrics.ts';
 
 const stoppers: Array<{ stop(): void }> = [];
 afterEach(() => {
@@ -12,7 +12,7 @@ afterEach(() => {
 
 function worker(index: number, clients = 0): { counters: ReturnType<typeof createWorkerCounters>; metrics: WorkerMetrics } {
   const counters = createWorkerCounters();
-  const metrics = new WorkerMetrics(index, counters, () => clients);
+  const metrics = new WorkerMetrics(index, counters, () => ({ ...perTransport(), tcp: clients }));
   stoppers.push(metrics);
   return { counters, metrics };
 }
@@ -40,11 +40,29 @@ describe('WorkerMetrics', () => {
     expect(sample(scrape.text, 'chatd_lines_in_total{worker="0"}')).toBe(3);
     expect(sample(scrape.text, 'chatd_bytes_in_total{worker="0"}')).toBe(30);
     expect(sample(scrape.text, 'chatd_deliveries_total{worker="1"}')).toBe(7);
-    expect(sample(scrape.text, 'chatd_clients_connected{worker="1"}')).toBe(2);
+    expect(sample(scrape.text, 'chatd_clients_connected{worker="1",transport="tcp"}')).toBe(2);
+    expect(sample(scrape.text, 'chatd_clients_connected{worker="1",transport="wss"}')).toBe(0);
     zero.counters.linesIn += 2;
     scrape = await primary().render([await zero.metrics.collect()], 1);
     expect(sample(scrape.text, 'chatd_lines_in_total{worker="0"}')).toBe(5);
     expect(sample(scrape.text, 'chatd_scrape_workers_missing')).toBe(1);
+  });
+
+  it('counts accepted connections by transport, and the refusals of the web and TLS listeners', async () => {
+    const { counters, metrics } = worker(0);
+    counters.accepted.tcp = 2;
+    counters.accepted.ws = 1;
+    counters.originRefusals = 3;
+    counters.tlsHandshakeFailures = 4;
+    let { text } = await primary().render([await metrics.collect()], 0);
+    expect(sample(text, 'chatd_connections_total{worker="0",transport="tcp"}')).toBe(2);
+    expect(sample(text, 'chatd_connections_total{worker="0",transport="ws"}')).toBe(1);
+    expect(sample(text, 'chatd_connections_total{worker="0",transport="tls"}')).toBe(0);
+    expect(sample(text, 'chatd_websocket_origin_refusals_total{worker="0"}')).toBe(3);
+    expect(sample(text, 'chatd_tls_handshake_failures_total{worker="0"}')).toBe(4);
+    counters.accepted.ws += 2;
+    ({ text } = await primary().render([await metrics.collect()], 0));
+    expect(sample(text, 'chatd_connections_total{worker="0",transport="ws"}')).toBe(3);
   });
 
   it('counts one fan-out batch in its bucket, its sum and its count', async () => {

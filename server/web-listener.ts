@@ -1,0 +1,74 @@
+// The web port of one worker (--web-port): HTTP, or HTTPS with a certificate, serving the web
+// client's files (server/web-files.ts) and upgrading /ws to a WebSocket (the ws package) whose
+// client becomes a Connection like any other, through WebSocketTransport. Each worker listens on
+// the same port (reusePort), as for TCP. Refusals happen here, before any chat state exists: a
+// foreign Origin (403) and any path but /ws (404). Runs in the worker threads.
+
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { TlsIdentity } from './tls-options.ts';
+import { tlsServerOptions } from './tls-options.ts';
+import { isOriginAllowed } from './origin-policy.ts';
+import { SECURITY_HEADERS, type WebFiles } from './web-files.ts';
+import { WebSocketTransport, type WebSocketShared } from './websocket-transport.ts';
+
+/** A request whose headers take longer than this is a slow loris, not a browser. */
+const HEADERS_TIMEOUT_MS = 10_000;
+
+export interface WebListenerOptions {
+  readonly files: WebFiles;
+  /** With it, the port is HTTPS and the endpoint WSS. */
+  readonly tls: TlsIdentity | null;
+  /** Origins besides the page's own that may connect (--web-origin). */
+  readonly origins: readonly string[];
+  /** --max-line: a longer message is refused with 1009 (a CRLF on top is allowed). */
+  readonly maxLineBytes: number;
+  readonly shared: WebSocketShared;
+  accept(transport: WebSocketTransport): void;
+  /** A handshake refused for its Origin, counted by the worker. */
+  onOriginRefused(origin: string): void;
+}
+
+/** The web port's server, not yet listening; `setSecureContext` reloads its certificate when it is HTTPS. */
+export function createWebListener(options: WebListenerOptions): Server {
+  const isSecure = options.tls !== null;
+  const serve = options.files.serve.bind(options.files);
+  const server: Server = options.tls === null ? createHttpServer(serve) : createHttpsServer(tlsServerOptions(options.tls), serve);
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = HEADERS_TIMEOUT_MS;
+  const sockets = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxLineBytes + 2,
+    // Compression would make every recipient's frame its own (and costs a zlib context per client).
+    perMessageDeflate: false,
+    clientTracking: false,
+    // Pongs are answered by WebSocketTransport, within a ping budget (a ping flood is refused).
+    autoPong: false,
+  });
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = new URL(request.url ?? '/', 'http://chatd').pathname;
+    if (path !== '/ws') return refuse(socket, 404, 'Not Found', 'the WebSocket endpoint is /ws');
+    const origin = request.headers.origin;
+    if (!isOriginAllowed(origin, request.headers.host, isSecure, options.origins)) {
+      options.onOriginRefused(origin ?? '');
+      return refuse(socket, 403, 'Forbidden', "this page's origin may not connect; the operator can allow it with --web-origin");
+    }
+    const { remoteAddress, remotePort } = request.socket;
+    if (remoteAddress === undefined || remotePort === undefined) return socket.destroy(); // already gone
+    sockets.handleUpgrade(request, socket, head, (ws) => {
+      options.accept(new WebSocketTransport(ws, socket, isSecure ? 'wss' : 'ws', remoteAddress, remotePort, options.shared));
+    });
+  });
+  return server;
+}
+
+/** An HTTP answer to a handshake that does not become a WebSocket, then the socket's end. */
+function refuse(socket: Duplex, status: number, statusText: string, text: string): void {
+  const body = `${text}\n`;
+  const headers = Object.entries({ ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' })
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.end(`HTTP/1.1 ${status} ${statusText}\r\n${headers}\r\n${body}`);
+}
