@@ -14,7 +14,7 @@ import { MIN_PAYLOAD_BYTES } from './payload.ts';
 import { LOOPBACK } from './processes/free-port.ts';
 import { sampleProcesses, spawnServer, type ProcessSample, type RunningServer, type ServerKind } from './servers.ts';
 import { sum } from './stats.ts';
-import type { ProtocolName } from './wire.ts';
+import type { ProtocolName, TransportName } from './wire.ts';
 
 export interface BenchOptions {
   readonly host: string;
@@ -24,6 +24,17 @@ export interface BenchOptions {
    */
   readonly ports: readonly number[];
   readonly protocol: ProtocolName;
+  /**
+   * How the clients connect. The ports are the transport's own: chatd's --port for tcp, its
+   * --tls-port for tls, its --web-port for ws and wss (the endpoint /ws), socket.io's port.
+   */
+  readonly transport: TransportName;
+  /**
+   * tls, wss against a server the bench did not start: the PEM file its certificate must chain
+   * to; without it the certificate is not checked. A server the bench starts gets a certificate
+   * of the bench's own, which is checked.
+   */
+  readonly tlsCaFile?: string;
   /** Start this server for the run instead of using host and ports. */
   readonly spawn: ServerKind | null;
   readonly workers: number;
@@ -64,6 +75,7 @@ export const SCRIPT_DEFAULTS = {
   host: LOOPBACK,
   ports: [],
   protocol: 'chatd',
+  transport: 'tcp',
   spawn: null,
   seedBinary: '',
   serverPids: [],
@@ -120,6 +132,7 @@ export interface BenchResult {
     /** Every port the clients were spread over: [port], or the nodes of a cluster. */
     readonly ports: readonly number[];
     readonly protocol: ProtocolName;
+    readonly transport: TransportName;
     readonly workers: number | null;
   };
   readonly options: BenchOptions;
@@ -185,6 +198,7 @@ export async function runBench(options: BenchOptions, progress?: BenchProgress):
   checkOpenFileLimit(options.clients);
   const server = options.spawn === null ? null : await spawnServer({
     kind: options.spawn,
+    transport: options.transport,
     workers: options.workers,
     seedBinary: options.seedBinary,
     ...(options.chatdRoot === undefined ? {} : { chatdRoot: options.chatdRoot }),
@@ -203,6 +217,7 @@ async function measure(options: BenchOptions, server: RunningServer | null, prog
   const ports = server === null ? options.ports : [server.port];
   if (ports.length === 0) throw new Error('no server to measure: give at least one port, or a server to spawn');
   const pids = server === null ? options.serverPids : [server.pid];
+  const caPem = server?.caPem ?? (options.tlsCaFile === undefined ? null : readFileSync(options.tlsCaFile, 'utf8'));
   const sample = (): ProcessSample | undefined => sampleProcesses(pids);
   const cpuAtStart = process.cpuUsage();
   const control = new Control(options.senders);
@@ -229,6 +244,8 @@ async function measure(options: BenchOptions, server: RunningServer | null, prog
       host,
       ports,
       protocol: options.protocol,
+      transport: options.transport,
+      caPem,
       firstClient,
       clientCount,
       totalClients: options.clients,
@@ -308,7 +325,7 @@ async function measure(options: BenchOptions, server: RunningServer | null, prog
     const after = sample();
     const cpu = process.cpuUsage(cpuAtStart);
     return {
-      target: { kind: server?.kind ?? 'external', host, port: ports[0]!, ports, protocol: options.protocol, workers: server?.kind === 'chatd' ? options.workers : null },
+      target: { kind: server?.kind ?? 'external', host, port: ports[0]!, ports, protocol: options.protocol, transport: options.transport, workers: server?.kind === 'chatd' ? options.workers : null },
       options,
       connect,
       rounds,

@@ -3,12 +3,12 @@
 // schedule, checks every message each client receives, and posts each round's figures on its port.
 
 import { createHistogram, monitorEventLoopDelay, type RecordableHistogram } from 'node:perf_hooks';
-import { connect, type Socket } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
+import { openConnection, type ClientConnection } from './client-connection.ts';
 import { Control, Phase } from './control.ts';
 import { addCounts, ClientTally, emptyCounts, type IntegrityCounts } from './integrity.ts';
 import { MARKER, formatPayload, parsePayloadAt, type ParsedPayload } from './payload.ts';
-import { ChunkJoiner, wireFor, type ProtocolName, type Wire } from './wire.ts';
+import { wireFor, type ProtocolName, type TransportName, type Wire } from './wire.ts';
 
 export interface ClientTask {
   readonly taskIndex: number;
@@ -17,6 +17,9 @@ export interface ClientTask {
   /** Client i connects to ports[i mod n]: one port, or the nodes of a cluster. */
   readonly ports: readonly number[];
   readonly protocol: ProtocolName;
+  readonly transport: TransportName;
+  /** tls, wss: the PEM the server's certificate must chain to; null: not checked (client-connection.ts). */
+  readonly caPem: string | null;
   /** This task runs clients firstClient .. firstClient + clientCount - 1 of totalClients. */
   readonly firstClient: number;
   readonly clientCount: number;
@@ -79,23 +82,17 @@ const MAX_CONNECTING = 256;
 const SLOT_POLL_MS = 50;
 
 class SimulatedClient {
-  readonly socket: Socket;
   readonly tally: ClientTally;
   readonly sender: number;
-  readonly #joiner = new ChunkJoiner();
+  /** Set right after the constructor: its events need the client first. */
+  connection: ClientConnection | null = null;
   isGreeted = false;
   isRefused = false;
   sent = 0;
 
-  constructor(socket: Socket, senders: number, sender: number) {
-    this.socket = socket;
+  constructor(senders: number, sender: number) {
     this.tally = new ClientTally(senders);
     this.sender = sender;
-  }
-
-  /** Returns the part of the chunk to scan, aligned on line ends. */
-  align(chunk: Buffer): Buffer {
-    return this.#joiner.take(chunk);
   }
 }
 
@@ -115,14 +112,14 @@ export default async function runClients(task: ClientTask): Promise<TaskSummary>
   let lastGreetNs = 0;
   const nowNs = (): number => Number(process.hrtime.bigint() - epoch);
 
-  const receive = (client: SimulatedClient, chunk: Buffer): void => {
+  /** `data` is whole lines (client-connection.ts), whatever the transport. */
+  const receive = (client: SimulatedClient, data: Buffer): void => {
     const phase = control.phase;
     // Before the first round there are no payloads: once greeted, skip the bytes (logins, mostly).
     if (phase === Phase.Connect) {
       control.countEarlyChunk();
       if (client.isGreeted) return;
     }
-    const data = client.align(chunk);
     if (!client.isGreeted) greet(client, data, wire);
     let at = data.indexOf(MARKER);
     if (at === -1) return;
@@ -149,7 +146,7 @@ export default async function runClients(task: ClientTask): Promise<TaskSummary>
       refused++;
       control.countRefused();
       errors.push(`a client was refused: ${data.toString('latin1').trim().slice(0, 200)}`);
-      client.socket.destroy(); // the close handler frees its slot
+      client.connection?.destroy(); // the close handler frees its slot
     }
   };
 
@@ -172,28 +169,29 @@ export default async function runClients(task: ClientTask): Promise<TaskSummary>
     onSlot = null;
     if (control.phase !== Phase.Connect) break;
     const localAddress = task.sourceAddresses.length > 0 ? task.sourceAddresses[index % task.sourceAddresses.length] : undefined;
-    const socket = connect({ host: task.host, port: task.ports[index % task.ports.length]!, noDelay: true, ...(localAddress === undefined ? {} : { localAddress }) });
-    const client = new SimulatedClient(socket, task.senders, senderOfClient(index, task.totalClients, task.senders));
+    const client = new SimulatedClient(task.senders, senderOfClient(index, task.totalClients, task.senders));
     clients.push(client);
     connecting++;
-    if (wire.hello !== null) socket.write(wire.hello);
-    socket.on('data', (chunk: Buffer) => receive(client, chunk));
-    socket.on('error', (error) => {
-      if (control.phase !== Phase.Done) errors.push(`client ${index}: ${error.message}`);
-    });
-    socket.on('close', () => {
-      if (client.isGreeted) {
-        // Closed by the other end (the bench closes its sockets only once the phase is DONE):
-        // a kick, or a server that died. The run reports how many clients it held.
-        if (control.phase !== Phase.Done) control.countDropped();
-        return;
-      }
-      connecting--;
-      onSlot?.();
-      if (!client.isRefused && control.phase === Phase.Connect) {
-        refused++;
-        control.countRefused();
-      }
+    const target = { transport: task.transport, host: task.host, port: task.ports[index % task.ports.length]!, localAddress, caPem: task.caPem };
+    client.connection = openConnection(target, wire, {
+      lines: (data) => receive(client, data),
+      error: (error) => {
+        if (control.phase !== Phase.Done) errors.push(`client ${index}: ${error.message}`);
+      },
+      close: () => {
+        if (client.isGreeted) {
+          // Closed by the other end (the bench closes its connections only once the phase is
+          // DONE): a kick, or a server that died. The run reports how many clients it held.
+          if (control.phase !== Phase.Done) control.countDropped();
+          return;
+        }
+        connecting--;
+        onSlot?.();
+        if (!client.isRefused && control.phase === Phase.Connect) {
+          refused++;
+          control.countRefused();
+        }
+      },
     });
   }
 
@@ -218,7 +216,7 @@ export default async function runClients(task: ClientTask): Promise<TaskSummary>
         const due = Math.min(MAX_BURST, Math.ceil((elapsedSeconds - offset) * rate) - (client.sent - sentAtStart[k]!));
         for (let n = 0; n < due; n++) {
           const sentNs = Number(process.hrtime.bigint() - epoch);
-          client.socket.write(wire.publish(formatPayload(task.runId, client.sender, client.sent, sentNs, task.payloadBytes)));
+          client.connection!.publish(formatPayload(task.runId, client.sender, client.sent, sentNs, task.payloadBytes));
           client.sent++;
         }
       });
@@ -247,7 +245,7 @@ export default async function runClients(task: ClientTask): Promise<TaskSummary>
     phase = await control.waitPhaseChange(Phase.Drain);
   }
 
-  for (const client of clients) client.socket.destroy();
+  for (const client of clients) client.connection?.destroy();
   task.roundPort.close();
   return { taskIndex: task.taskIndex, errors: errors.slice(0, 20) };
 }

@@ -66,7 +66,7 @@ async function runCluster(base: Omit<BenchOptions, 'workers'>): Promise<BenchRes
   const nodes: RunningServer[] = [];
   try {
     for (let i = 0; i < NODES; i++) {
-      nodes.push(await spawnServer({ kind: 'chatd', workers: 1, seedBinary: '', extraArgs: ['--redis', redis.url] }));
+      nodes.push(await spawnServer({ kind: 'chatd', transport: base.transport, workers: 1, seedBinary: '', extraArgs: ['--redis', redis.url] }));
     }
     return await runBench({
       ...base,

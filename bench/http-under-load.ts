@@ -70,6 +70,7 @@ writeFileSync(tokenFile, token, { mode: 0o600 });
 const httpPort = await freePort();
 const server = await spawnServer({
   kind: 'chatd',
+  transport: 'tcp',
   workers: WORKERS,
   seedBinary: '',
   extraArgs: ['--http-port', String(httpPort), '--admin-token-file', tokenFile],

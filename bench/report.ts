@@ -14,7 +14,7 @@ export function formatTable(result: BenchResult): string {
   const rows: Array<[string, string]> = [];
   const server = target.workers === null ? target.kind : `${target.kind}, ${target.workers} workers`;
   const where = target.ports.length > 1 ? `${target.ports.length} nodes at ${target.host}:${target.ports.join(',')}` : `${target.host}:${target.port}`;
-  rows.push(['server', `${server} at ${where} (${target.protocol} protocol)`]);
+  rows.push(['server', `${server} at ${where} (${target.protocol} protocol over ${target.transport})`]);
   rows.push([
     'workload',
     `${number(options.clients)} clients, ${options.senders} senders × ${number(options.rate, 1)}/s` +

@@ -1,20 +1,38 @@
-// The servers the bench measures: a chatd of this checkout (or another), the seed's Go server, or
-// nats-server, started on a free loopback port (bench/processes/) and stopped by their PID; and
-// what /proc says of a server's CPU time and memory, for a server the bench started or one given
-// by --server-pid.
+// The servers the bench measures: a chatd of this checkout (or another) over any transport, the
+// seed's Go server, nats-server, or a plain socket.io server, started on a free loopback port
+// (bench/processes/) and stopped by their PID; and what /proc says of a server's CPU time and
+// memory, for a server the bench started or one given by --server-pid.
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { startChatd, THIS_CHECKOUT, type ChatdProcess } from './processes/chatd.ts';
 import { LOOPBACK } from './processes/free-port.ts';
-import { startNats, startSeed, STDERR_HEAD_CHARS, type PeerProcess } from './processes/peer-server.ts';
+import { startNats, startSeed, startSocketIo, STDERR_HEAD_CHARS, type PeerProcess } from './processes/peer-server.ts';
+import { hasOpenssl, makeSelfSignedCert, type SelfSignedCert } from './processes/self-signed-cert.ts';
 import { describeExit } from './processes/server-process.ts';
+import type { TransportName } from './wire.ts';
 
-export const SERVER_KINDS = ['chatd', 'seed', 'nats'] as const;
+export const SERVER_KINDS = ['chatd', 'seed', 'nats', 'socketio'] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
+
+/** The transports each server can be measured over; the first is what it gets by default. */
+export const SERVER_TRANSPORTS = {
+  chatd: ['tcp', 'tls', 'ws', 'wss'],
+  seed: ['tcp'],
+  nats: ['tcp'],
+  socketio: ['socketio'],
+} as const satisfies Record<ServerKind, readonly TransportName[]>;
+
+/** null if `kind` can be measured over `transport`, else a message that says what to change. */
+export function spawnMismatch(kind: ServerKind, transport: TransportName): string | null {
+  const allowed: readonly TransportName[] = SERVER_TRANSPORTS[kind];
+  return allowed.includes(transport) ? null : `--spawn ${kind} is measured over ${allowed.join(', ')}; got --transport ${transport}`;
+}
 
 export interface SpawnOptions {
   readonly kind: ServerKind;
+  /** chatd: which of its listeners the clients use (tls and wss get a certificate of the bench's own). */
+  readonly transport: TransportName;
   /** chatd: --workers. */
   readonly workers: number;
   /** chatd: the checkout to run (its cli/chatd.ts); default this one. */
@@ -28,8 +46,11 @@ export interface SpawnOptions {
 export interface RunningServer {
   readonly kind: ServerKind;
   readonly host: string;
+  /** The port of the transport the bench was asked for (chatd: --port, --tls-port or --web-port). */
   readonly port: number;
   readonly pid: number;
+  /** tls, wss: the certificate the bench made for it, which its clients check; else null. */
+  readonly caPem: string | null;
   /**
    * null while the server runs (or once the bench stopped it); else how it ended on its own,
    * with the first words it wrote on stderr: "exited with code 2: fatal error: concurrent map writes".
@@ -45,17 +66,19 @@ const STOP_GRACE_MS = 6000;
 
 export async function spawnServer(options: SpawnOptions): Promise<RunningServer> {
   switch (options.kind) {
-    case 'chatd': {
-      const chatd = await spawnChatd(options);
-      return running('chatd', chatd, () => lastLines(chatd.stderr, 3).join(' | '));
-    }
+    case 'chatd':
+      return spawnChatd(options);
     case 'seed': {
       const seed = await startSeed(options.seedBinary);
-      return running('seed', seed, () => seed.firstWords);
+      return running('seed', seed, seed.port, () => seed.firstWords);
     }
     case 'nats': {
       const nats = await startNats();
-      return running('nats', nats, () => nats.firstWords);
+      return running('nats', nats, nats.port, () => nats.firstWords);
+    }
+    case 'socketio': {
+      const socketIo = await startSocketIo();
+      return running('socketio', socketIo, socketIo.port, () => socketIo.firstWords);
     }
   }
 }
@@ -86,19 +109,54 @@ function limitsOff(root: string): string[] {
   return LIMITS_OFF.filter(([flag]) => help.includes(flag)).flat();
 }
 
-function spawnChatd(options: SpawnOptions): Promise<ChatdProcess> {
-  const root = options.chatdRoot ?? THIS_CHECKOUT;
-  const args = ['--host', LOOPBACK, '--port', '0', '--workers', String(options.workers), '--log-level', 'info', ...limitsOff(root), ...(options.extraArgs ?? [])];
-  return startChatd({ root, args, env: serverEnv() }, CHATD_START_TIMEOUT_MS);
+/** The flags that open the listener a transport needs, on any free port. */
+function transportArgs(transport: TransportName, cert: SelfSignedCert | null): string[] {
+  const tlsFiles = cert === null ? [] : ['--tls-cert', cert.certFile, '--tls-key', cert.keyFile];
+  switch (transport) {
+    case 'tls':
+      return ['--tls-port', '0', ...tlsFiles];
+    case 'ws':
+    case 'wss':
+      return ['--web-port', '0', ...tlsFiles];
+    case 'tcp':
+    case 'socketio':
+      return [];
+  }
 }
 
-function running(kind: ServerKind, server: ChatdProcess | PeerProcess, firstWords: () => string): RunningServer {
+async function spawnChatd(options: SpawnOptions): Promise<RunningServer> {
+  const mismatch = spawnMismatch('chatd', options.transport);
+  if (mismatch !== null) throw new Error(mismatch);
+  const root = options.chatdRoot ?? THIS_CHECKOUT;
+  const isTls = options.transport === 'tls' || options.transport === 'wss';
+  if (isTls && !hasOpenssl()) throw new Error(`--transport ${options.transport} needs a certificate, made with openssl; install it with: apt-get install -y openssl`);
+  const cert = isTls ? makeSelfSignedCert() : null;
+  try {
+    const args = [
+      '--host', LOOPBACK, '--port', '0', '--workers', String(options.workers), '--log-level', 'info',
+      ...transportArgs(options.transport, cert), ...limitsOff(root), ...(options.extraArgs ?? []),
+    ];
+    const chatd = await startChatd({ root, args, env: serverEnv() }, CHATD_START_TIMEOUT_MS);
+    const port = options.transport === 'tls' ? chatd.tlsPort : options.transport === 'ws' || options.transport === 'wss' ? chatd.webPort : chatd.port;
+    if (port === null) {
+      await chatd.stop('SIGTERM', STOP_GRACE_MS);
+      throw new Error(`chatd in ${root} logged no ${options.transport === 'tls' ? 'tlsPort' : 'webPort'} in its listening line: does that checkout have ${transportArgs(options.transport, null)[0]}?`);
+    }
+    return running('chatd', chatd, port, () => lastLines(chatd.stderr, 3).join(' | '), cert);
+  } catch (error) {
+    cert?.remove();
+    throw error;
+  }
+}
+
+function running(kind: ServerKind, server: ChatdProcess | PeerProcess, port: number, firstWords: () => string, cert: SelfSignedCert | null = null): RunningServer {
   let isStopping = false;
   return {
     kind,
     host: LOOPBACK,
-    port: server.port,
+    port,
     pid: server.pid,
+    caPem: cert?.certPem ?? null,
     exit() {
       if (isStopping || server.exitStatus === undefined) return null;
       const said = firstWords().slice(0, STDERR_HEAD_CHARS);
@@ -106,7 +164,11 @@ function running(kind: ServerKind, server: ChatdProcess | PeerProcess, firstWord
     },
     async stop() {
       isStopping = true;
-      await server.stop('SIGTERM', STOP_GRACE_MS);
+      try {
+        await server.stop('SIGTERM', STOP_GRACE_MS);
+      } finally {
+        cert?.remove();
+      }
     },
   };
 }

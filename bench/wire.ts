@@ -1,9 +1,25 @@
-// The two wire protocols the bench speaks: chatd's (which the seed's Go server shares) and NATS.
-// Each turns a payload into bytes to send and finds, in what a client receives, its greeting and
-// the bench's payloads. Runs in the bench's worker threads, on every received chunk.
+// The two wire protocols the bench speaks: chatd's (which the seed's Go server shares) and NATS,
+// and the transports that carry them. Each protocol turns a payload into bytes to send and finds,
+// in what a client receives, its greeting and the bench's payloads. Runs in the bench's worker
+// threads, on every received chunk.
 
 export const PROTOCOLS = ['chatd', 'nats'] as const;
 export type ProtocolName = (typeof PROTOCOLS)[number];
+
+/**
+ * How a client's lines travel: a TCP stream, the same over TLS, one WebSocket text message per
+ * line sent (a message received may carry several CRLF-terminated lines), or socket.io `line`
+ * events over its WebSocket transport (one line each, no terminator). Only chatd's protocol is
+ * carried by anything but TCP: nats-server is started without TLS or WebSocket.
+ */
+export const TRANSPORTS = ['tcp', 'tls', 'ws', 'wss', 'socketio'] as const;
+export type TransportName = (typeof TRANSPORTS)[number];
+
+/** Whether `protocol` can be spoken over `transport`; null if so, else why not (for a CLI error). */
+export function transportMismatch(protocol: ProtocolName, transport: TransportName): string | null {
+  if (protocol === 'nats' && transport !== 'tcp') return `the nats protocol is measured over tcp only; got --transport ${transport}`;
+  return null;
+}
 
 export interface Wire {
   /** Bytes to send once connected (NATS: CONNECT, SUB, PING). */

@@ -9,8 +9,8 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { runBench, type BenchOptions, type BenchProgress } from '../bench/chat-bench.ts';
 import { formatTable, histogramCsv, toJson } from '../bench/report.ts';
-import { SERVER_KINDS, type ServerKind } from '../bench/servers.ts';
-import { PROTOCOLS, type ProtocolName } from '../bench/wire.ts';
+import { SERVER_KINDS, SERVER_TRANSPORTS, spawnMismatch, type ServerKind } from '../bench/servers.ts';
+import { PROTOCOLS, TRANSPORTS, transportMismatch, type ProtocolName, type TransportName } from '../bench/wire.ts';
 import { checkNodeVersion, fail, packageVersion } from './common.ts';
 
 const EXIT_USAGE = 2;
@@ -28,10 +28,18 @@ async function main(): Promise<void> {
       payload: { type: 'number', default: 64, describe: 'bytes of text per message (at least 48: it carries run, sender, number and send time)' },
       ramp: { type: 'number', default: 5000, describe: 'connections opened per second' },
       host: { type: 'string', default: '127.0.0.1', describe: 'server to measure' },
-      port: { type: 'number', default: 8000, describe: 'its port' },
+      port: { type: 'number', default: 8000, describe: "its port, the transport's own (chatd's --tls-port for tls, its --web-port for ws and wss)" },
       nodes: { type: 'string', describe: 'the ports of the nodes of one chatd cluster (--redis) on --host, e.g. 8001,8002,8003: clients are spread over them in turn' },
       protocol: { type: 'string', choices: PROTOCOLS, describe: 'chatd (also the seed\'s Go server) or nats; default: nats with --spawn nats, else chatd' },
-      spawn: { type: 'string', choices: SERVER_KINDS, describe: 'start this server on a free port for the run: chatd (this checkout), seed, nats' },
+      transport: {
+        type: 'string',
+        choices: TRANSPORTS,
+        describe:
+          'how the clients connect: tcp, tls, ws or wss (ws://HOST:PORT/ws, one line per message), socketio (socket.io-client, WebSocket only); ' +
+          'default: socketio with --spawn socketio, else tcp',
+      },
+      'tls-ca': { type: 'string', describe: 'with --transport tls or wss and no --spawn: check the server\'s certificate against this PEM file (default: not checked)' },
+      spawn: { type: 'string', choices: SERVER_KINDS, describe: 'start this server on a free port for the run: chatd (this checkout, over --transport), seed, nats, socketio (a plain socket.io server)' },
       workers: { type: 'number', default: availableParallelism(), describe: 'with --spawn chatd: its worker threads' },
       'seed-binary': { type: 'string', default: '/tmp/seedchat', describe: 'with --spawn seed: the built seed server (docs/BENCHMARKS.md says how to build it)' },
       'server-pid': { type: 'number', array: true, describe: 'measure CPU and memory of this process (automatic with --spawn); give it once per process of a cluster (the nodes and Redis): the figures are their sum' },
@@ -46,6 +54,12 @@ async function main(): Promise<void> {
     .check((args) => {
       if (args.nodes !== undefined && parsePorts(args.nodes) === null) throw new Error(`--nodes must be ports separated by commas, such as 8001,8002; got ${args.nodes}`);
       if (args.nodes !== undefined && args.spawn !== undefined) throw new Error('--nodes measures servers already running; leave out --spawn');
+      const transport = defaultTransport(args.transport as TransportName | undefined, args.spawn as ServerKind | undefined);
+      const protocol = defaultProtocol(args.protocol as ProtocolName | undefined, args.spawn as ServerKind | undefined);
+      const mismatch = transportMismatch(protocol, transport) ?? (args.spawn === undefined ? null : spawnMismatch(args.spawn as ServerKind, transport));
+      if (mismatch !== null) throw new Error(mismatch);
+      if (args['tls-ca'] !== undefined && transport !== 'tls' && transport !== 'wss') throw new Error(`--tls-ca applies to --transport tls or wss; got --transport ${transport}`);
+      if (args['tls-ca'] !== undefined && args.spawn !== undefined) throw new Error('--tls-ca is for a server already running; with --spawn the bench makes and checks a certificate of its own');
       for (const pid of args['server-pid'] ?? []) if (!Number.isInteger(pid) || pid <= 0) throw new Error(`--server-pid must be a process id; got ${String(pid)}`);
       if (!(args['step-factor'] > 1)) throw new Error(`--step-factor must be above 1; got ${args['step-factor']}`);
       for (const key of ['clients', 'senders', 'rate', 'duration', 'payload', 'ramp', 'threads', 'workers', 'p99-bound', 'drain-timeout'] as const) {
@@ -69,7 +83,9 @@ async function main(): Promise<void> {
   const options: BenchOptions = {
     host: argv.host,
     ports: argv.nodes === undefined ? [argv.port] : parsePorts(argv.nodes)!,
-    protocol: (argv.protocol ?? (spawn === 'nats' ? 'nats' : 'chatd')) as ProtocolName,
+    protocol: defaultProtocol(argv.protocol as ProtocolName | undefined, argv.spawn as ServerKind | undefined),
+    transport: defaultTransport(argv.transport as TransportName | undefined, argv.spawn as ServerKind | undefined),
+    ...(argv['tls-ca'] === undefined ? {} : { tlsCaFile: argv['tls-ca'] }),
     spawn,
     workers: argv.workers,
     seedBinary: argv['seed-binary'],
@@ -95,6 +111,16 @@ async function main(): Promise<void> {
   if (result.connect.greeted < result.connect.clients) {
     fail('chat-bench', `only ${result.connect.greeted} of ${result.connect.clients} clients got in; no load was run`, 1);
   }
+}
+
+/** --protocol, else what --spawn speaks: nats for nats-server, chatd's for the others. */
+function defaultProtocol(protocol: ProtocolName | undefined, spawn: ServerKind | undefined): ProtocolName {
+  return protocol ?? (spawn === 'nats' ? 'nats' : 'chatd');
+}
+
+/** --transport, else the first one --spawn's server is measured over (socketio for socket.io), else tcp. */
+function defaultTransport(transport: TransportName | undefined, spawn: ServerKind | undefined): TransportName {
+  return transport ?? (spawn === undefined ? 'tcp' : SERVER_TRANSPORTS[spawn][0]);
 }
 
 /** `8001,8002` as port numbers, or null when any of it is not a port. */

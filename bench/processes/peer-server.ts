@@ -1,9 +1,10 @@
 // The servers the bench measures chatd beside: the seed's Go server (a binary built from
-// ../shared/peers/seed-go) and Debian's nats-server, each on a free loopback port. Runs in the
-// bench's main thread.
+// ../shared/peers/seed-go), Debian's nats-server and a plain socket.io server (socketio-server.ts,
+// on this Node), each on a free loopback port. Runs in the bench's main thread.
 
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { freePort, isListening, LOOPBACK } from './free-port.ts';
 import { findCommand, ServerProcess, waitUntilReady } from './server-process.ts';
 
@@ -46,6 +47,14 @@ export async function startNats(): Promise<PeerProcess> {
   if (binary === undefined) throw new Error('nats-server is not installed; install it with: apt-get install -y nats-server');
   const port = await freePort();
   return startPeer(binary, ['-a', LOOPBACK, '-p', String(port)], port);
+}
+
+const SOCKET_IO_SERVER = fileURLToPath(new URL('./socketio-server.ts', import.meta.url));
+
+/** The Node that runs the bench runs it too (Node 24 strips its types). */
+export async function startSocketIo(): Promise<PeerProcess> {
+  const port = await freePort();
+  return startPeer(process.execPath, [SOCKET_IO_SERVER, String(port), LOOPBACK], port);
 }
 
 async function startPeer(binary: string, args: readonly string[], port: number): Promise<PeerProcess> {

@@ -9,6 +9,7 @@ const OPTIONS: BenchOptions = {
   host: '127.0.0.1',
   ports: [],
   protocol: 'chatd',
+  transport: 'tcp',
   spawn: 'chatd',
   workers: 2,
   seedBinary: '',
@@ -53,7 +54,7 @@ function result(rounds: RoundResult[], extra: { greeted?: number; exit?: string;
   const greeted = extra.greeted ?? 1000;
   const held = rounds.filter((round) => round.held);
   return {
-    target: { kind: 'chatd', host: '127.0.0.1', port: 1, ports: [1], protocol: 'chatd', workers: 2 },
+    target: { kind: 'chatd', host: '127.0.0.1', port: 1, ports: [1], protocol: 'chatd', transport: 'tcp', workers: 2 },
     options: OPTIONS,
     connect: { clients: 1000, greeted, refused: 1000 - greeted, seconds: 0.7, settleSeconds: 0.2 },
     rounds,

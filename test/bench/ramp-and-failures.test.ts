@@ -70,6 +70,7 @@ async function benchAgainst(behaviour: Behaviour, overrides: Partial<BenchOption
     host: '127.0.0.1',
     ports: [address.port],
     protocol: 'chatd',
+    transport: 'tcp',
     spawn: null,
     workers: 1,
     seedBinary: '',
