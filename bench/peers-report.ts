@@ -3,7 +3,6 @@
 // the bench's limit). Pure formatting of chat-bench results; bench/peers.ts runs them.
 
 import { RAMP_ENDS, type BenchResult, type RoundResult } from './chat-bench.ts';
-import type { ServerKind } from './servers.ts';
 import { median } from './stats.ts';
 
 export interface PeerWorkload {
@@ -47,15 +46,16 @@ function integrityNote(round: RoundResult): string {
   return orderDisagreements > 0 ? `, ${orderDisagreements} clients saw another order` : '';
 }
 
-export function markdownTable(workloads: readonly PeerWorkload[], servers: readonly ServerKind[], cells: Map<string, Cell>): string {
+/** `servers` are the names of bench/workloads.ts's PEER_SERVERS (chatd, chatd-ws, socketio, …): cells are keyed `WORKLOAD/NAME`. */
+export function markdownTable(workloads: readonly PeerWorkload[], servers: readonly string[], cells: Map<string, Cell>): string {
   const lines = [
     '| workload | server | greeted | held | connect s | p50 ms | p99 ms | p99.9 ms | deliveries/s | server CPU s | server CPU µs/delivery | server RSS KiB/client | lost / dup / late / order | bench CPU s | bench loop p99 ms |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   const notes: string[] = [];
   for (const workload of workloads) {
-    for (const kind of servers) {
-      const cell = cells.get(`${workload.name}/${kind}`);
+    for (const name of servers) {
+      const cell = cells.get(`${workload.name}/${name}`);
       if (cell === undefined) continue;
       const ok = cell.results.filter((result) => result.headline !== null);
       // Medians over the runs that produced figures; every run's counts are listed as they were.
@@ -76,23 +76,23 @@ export function markdownTable(workloads: readonly PeerWorkload[], servers: reado
         return `${i.lost}/${i.duplicated}/${i.late}/${i.orderDisagreements}`;
       });
       cell.results.forEach((result, run) => {
-        if (result.server.exit !== null) notes.push(`- ${workload.name}, ${kind}, run ${run + 1}: the server ${result.server.exit.slice(0, 160)}`);
+        if (result.server.exit !== null) notes.push(`- ${workload.name}, ${name}, run ${run + 1}: the server ${result.server.exit.slice(0, 160)}`);
         else if (result.connect.greeted + result.connect.refused < result.connect.clients) {
           notes.push(
-            `- ${workload.name}, ${kind}, run ${run + 1}: ${result.connect.greeted} of ${result.connect.clients} greeted when the bench gave up ` +
+            `- ${workload.name}, ${name}, run ${run + 1}: ${result.connect.greeted} of ${result.connect.clients} greeted when the bench gave up ` +
               `connecting (the last greeting ${format(result.connect.seconds)} s after the first attempt)`,
           );
         }
         else if (result.headline === null && result.connect.greeted === result.connect.clients) {
-          notes.push(`- ${workload.name}, ${kind}, run ${run + 1}: no step held p99 < 100 ms with nothing lost`);
+          notes.push(`- ${workload.name}, ${name}, run ${run + 1}: no step held p99 < 100 ms with nothing lost`);
         } else if (result.rampEnd === 'bench' || result.rampEnd === 'steps') {
           // Its maximum is the bench's or the step cap's, not the server's: say so beside the figure.
-          notes.push(`- ${workload.name}, ${kind}, run ${run + 1}: the ramp ended at ${RAMP_ENDS[result.rampEnd]}, not at a failure: the server may hold more`);
+          notes.push(`- ${workload.name}, ${name}, run ${run + 1}: the ramp ended at ${RAMP_ENDS[result.rampEnd]}, not at a failure: the server may hold more`);
         }
       });
-      for (const failure of cell.failures) notes.push(`- ${workload.name}, ${kind}: failed: ${failure}`);
+      for (const failure of cell.failures) notes.push(`- ${workload.name}, ${name}: failed: ${failure}`);
       lines.push(
-        `| ${workload.name} | ${kind} | ${greeted || '—'} | ${held || '—'} | ${c((r) => r.connect.seconds)} | ${m((_, h) => h.latencyMs.p50)} | ` +
+        `| ${workload.name} | ${name} | ${greeted || '—'} | ${held || '—'} | ${c((r) => r.connect.seconds)} | ${m((_, h) => h.latencyMs.p50)} | ` +
           `${m((_, h) => h.latencyMs.p99)} | ${m((_, h) => h.latencyMs.p999)} | ${m((_, h) => h.deliveriesPerSecond)} | ${m((_, h) => h.serverCpuSeconds)} | ` +
           `${m((_, h) => (h.serverCpuSeconds === null ? null : (h.serverCpuSeconds * 1e6) / Math.max(1, h.integrity.received)))} | ` +
           `${c((r) => (r.server.rssPerClientBytes === null ? null : r.server.rssPerClientBytes / 1024))} | ${integrity.join(', ') || '—'} | ` +

@@ -1,9 +1,37 @@
-// The named workloads of issue #5 (W1–W5) and the small ones the seed's server survives: one
-// list for bench:peers and for bench/ab.ts, so a figure of one is a figure of the other.
+// The named workloads of issue #5 (W1–W5) and the small ones the seed's server survives, and the
+// named servers they run against (chatd over each transport, the peers): one list for
+// bench:peers and for bench/ab.ts, so a figure of one is a figure of the other.
 
 import { SCRIPT_DEFAULTS, type BenchOptions } from './chat-bench.ts';
 import type { PeerWorkload } from './peers-report.ts';
 import type { ServerKind } from './servers.ts';
+import type { TransportName } from './wire.ts';
+
+/** A server the bench starts, and how its clients connect. */
+export interface PeerServer {
+  readonly kind: ServerKind;
+  readonly transport: TransportName;
+}
+
+/**
+ * The servers bench:peers and ab.ts know by name: chatd over each of its transports (one process,
+ * so chatd-ws against chatd is the price of the WebSocket framing and its HTTP upgrade), the
+ * seed's Go server, nats-server, and a plain socket.io server driven by socket.io-client.
+ */
+export const PEER_SERVERS = {
+  chatd: { kind: 'chatd', transport: 'tcp' },
+  'chatd-tls': { kind: 'chatd', transport: 'tls' },
+  'chatd-ws': { kind: 'chatd', transport: 'ws' },
+  'chatd-wss': { kind: 'chatd', transport: 'wss' },
+  seed: { kind: 'seed', transport: 'tcp' },
+  nats: { kind: 'nats', transport: 'tcp' },
+  socketio: { kind: 'socketio', transport: 'socketio' },
+} as const satisfies Record<string, PeerServer>;
+export type PeerServerName = keyof typeof PEER_SERVERS;
+
+export function isPeerServerName(name: string): name is PeerServerName {
+  return Object.hasOwn(PEER_SERVERS, name);
+}
 
 /** The workloads of issue #5 (W1–W5), plus the small one the seed's server survives. */
 export const PEER_WORKLOADS: readonly PeerWorkload[] = [
@@ -24,11 +52,13 @@ export const PEER_WORKLOADS: readonly PeerWorkload[] = [
   { name: 'W4-seed-sized', clients: 100, senders: 10, rate: 2, duration: 3, ramp: 50, max: true, stepFactor: 1.6, seedMaxSteps: 12 },
 ];
 
-/** chat-bench's options for one workload against a server of `kind` that the bench starts. */
-export function optionsFor(workload: PeerWorkload, kind: ServerKind, workers: number, threads: number, seedBinary: string): BenchOptions {
+/** chat-bench's options for one workload against a server that the bench starts. */
+export function optionsFor(workload: PeerWorkload, server: PeerServer, workers: number, threads: number, seedBinary: string): BenchOptions {
+  const { kind, transport } = server;
   return {
     ...SCRIPT_DEFAULTS,
     protocol: kind === 'nats' ? 'nats' : 'chatd',
+    transport,
     spawn: kind,
     workers,
     seedBinary,
