@@ -212,7 +212,10 @@ function logCertificate(log: Logger, tls: TlsIdentity, event: string, text: stri
   const daysLeft = Math.floor((tls.validTo.getTime() - Date.now()) / 86_400_000);
   const fields = { event, subject: tls.subject, validTo: tls.validTo.toISOString(), daysLeft };
   if (daysLeft < 0) log.error(fields, `${text} ${tls.subject} expired on ${tls.validTo.toISOString()}; clients will refuse it: renew it and send SIGHUP`);
-  else if (daysLeft < CERTIFICATE_WARNING_DAYS) log.warn(fields, `${text} ${tls.subject} ends in ${daysLeft} days (${tls.validTo.toISOString()}): renew it and send SIGHUP`);
+  else if (daysLeft < CERTIFICATE_WARNING_DAYS) {
+    const when = daysLeft === 0 ? 'within a day' : `in ${daysLeft} day${daysLeft === 1 ? '' : 's'}`;
+    log.warn(fields, `${text} ${tls.subject} ends ${when} (${tls.validTo.toISOString()}): renew it and send SIGHUP`);
+  }
   else log.info(fields, `${text} ${tls.subject}, valid until ${tls.validTo.toISOString()}`);
 }
 

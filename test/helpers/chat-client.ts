@@ -1,8 +1,10 @@
-// Named actors for the end-to-end tests (as irctest's clients): a real TCP socket to chatd, the
-// server's lines queued as they arrive, and expectations that wait with deadlines, never sleeps.
-// Every server line must end in exactly CRLF: a line that does not fails the read that takes it.
+// Named actors for the end-to-end tests (as irctest's clients): a real connection to chatd (TCP,
+// TLS, or a WebSocket through Node's own WebSocket), the server's lines queued as they arrive, and
+// expectations that wait with deadlines, never sleeps. Every server line must end in exactly
+// CRLF: a line that does not fails the read that takes it.
 
 import { connect as connectSocket, type Socket } from 'node:net';
+import { connect as connectTlsSocket } from 'node:tls';
 import { expect } from 'vitest';
 import { formatAddress } from '../../protocol/index.ts';
 import type { ChatdProcess, LogRecord } from './start-server.ts';
@@ -37,6 +39,39 @@ export interface ClientOptions {
 /** Clients connected since the last disconnectAll(), closed or not. */
 const connected = new Set<ChatClient>();
 
+/** What a ChatClient reads and writes through: a socket (TCP, TLS) or a WebSocket. */
+export interface ClientWire {
+  /** `ip:port` of this end as the server shows it in `[ADDR]`. */
+  readonly addr: string;
+  readonly isWritable: boolean;
+  start(events: { data(chunk: Buffer): void; error(error: Error): void; close(): void }): void;
+  write(bytes: Buffer | string, done: () => void): void;
+  pause(): void;
+  resume(): void;
+  end(): void;
+  destroy(): void;
+}
+
+export function socketWire(socket: Socket): ClientWire {
+  socket.setNoDelay(true); // one test write, one segment: the framing tests depend on it
+  return {
+    addr: formatAddress(socket.localAddress ?? '?', socket.localPort ?? 0),
+    get isWritable() {
+      return !socket.destroyed && !socket.writableEnded;
+    },
+    start(events) {
+      socket.on('data', events.data);
+      socket.on('error', events.error);
+      socket.once('close', events.close);
+    },
+    write: (bytes, done) => socket.write(bytes, () => done()),
+    pause: () => socket.pause(),
+    resume: () => socket.resume(),
+    end: () => socket.end(),
+    destroy: () => socket.destroy(),
+  };
+}
+
 export class ChatClient {
   /** `ip:port` of this end, exactly as the server shows it in `[ADDR]`. */
   readonly addr: string;
@@ -46,7 +81,7 @@ export class ChatClient {
   label: string;
   /** Every line received, terminator included. */
   readonly rawLines: string[] = [];
-  readonly #socket: Socket;
+  readonly #wire: ClientWire;
   readonly #keepRawLines: boolean;
   readonly #queue: ReceivedLine[] = [];
   #head = 0;
@@ -57,19 +92,22 @@ export class ChatClient {
   #closeError: Error | undefined;
   readonly #closed: Promise<void>;
 
-  constructor(socket: Socket, options: ClientOptions) {
-    this.#socket = socket;
+  constructor(wire: ClientWire, options: ClientOptions) {
+    this.#wire = wire;
     this.#keepRawLines = options.keepRawLines ?? true;
-    this.addr = formatAddress(socket.localAddress ?? '?', socket.localPort ?? 0);
+    this.addr = wire.addr;
     this.name = this.addr;
     this.label = this.addr;
-    socket.setNoDelay(true); // one test write, one segment: the framing tests depend on it
-    socket.on('data', (chunk: Buffer) => this.#takeData(chunk));
-    socket.on('error', (error) => {
-      this.#closeError = error; // a reset is one way for the server to close: expectClosed says so
+    let onClose: () => void = () => {};
+    wire.start({
+      data: (chunk) => this.#takeData(chunk),
+      error: (error) => {
+        this.#closeError = error; // a reset is one way for the server to close: expectClosed says so
+      },
+      close: () => onClose(),
     });
     this.#closed = new Promise((resolve) => {
-      socket.once('close', () => {
+      onClose = () => {
         this.#isClosed = true;
         if (this.#partial.length > 0) {
           const raw = Buffer.concat(this.#partial).toString('utf8');
@@ -79,7 +117,7 @@ export class ChatClient {
         this.#waiter?.reject(new Error(`${this.label}: the connection closed while waiting for a line`));
         this.#waiter = undefined;
         resolve();
-      });
+      };
     });
   }
 
@@ -100,8 +138,8 @@ export class ChatClient {
   /** Writes bytes as they are. Never rejects: a failed write shows as a close. */
   write(bytes: Buffer | string): Promise<void> {
     return new Promise((resolve) => {
-      if (this.#socket.destroyed || this.#socket.writableEnded) return resolve();
-      this.#socket.write(bytes, () => resolve());
+      if (!this.#wire.isWritable) return resolve();
+      this.#wire.write(bytes, resolve);
     });
   }
 
@@ -171,20 +209,20 @@ export class ChatClient {
 
   /** Stops reading: the kernel buffers fill and the server sees a client that does not read. */
   pause(): void {
-    this.#socket.pause();
+    this.#wire.pause();
   }
 
   resume(): void {
-    this.#socket.resume();
+    this.#wire.resume();
   }
 
-  /** Half-closes: sends FIN, keeps reading. */
+  /** Half-closes: sends FIN, keeps reading (a WebSocket sends its close frame). */
   end(): void {
-    this.#socket.end();
+    this.#wire.end();
   }
 
   destroy(): void {
-    this.#socket.destroy();
+    this.#wire.destroy();
   }
 
   /**
@@ -277,11 +315,88 @@ export function connect(port: number, host = '127.0.0.1', options: ClientOptions
     socket.once('error', reject);
     socket.once('connect', () => {
       socket.off('error', reject);
-      const client = new ChatClient(socket, options);
+      const client = new ChatClient(socketWire(socket), options);
       connected.add(client);
       resolve(client);
     });
   });
+}
+
+/** Connects over TLS, trusting `ca` (a test's self-signed certificate); resolves once the handshake is done. */
+export function connectTls(port: number, ca: string, options: ClientOptions = {}): Promise<ChatClient> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTlsSocket({ host: '127.0.0.1', port, ca, servername: 'localhost' });
+    socket.once('error', reject);
+    socket.once('secureConnect', () => {
+      socket.off('error', reject);
+      const client = new ChatClient(socketWire(socket), options);
+      connected.add(client);
+      resolve(client);
+    });
+  });
+}
+
+/** How a WebSocket client's connection ended: the close code and reason (1006: no close frame). */
+export interface WebSocketClose {
+  readonly code: number;
+  readonly reason: string;
+}
+
+/**
+ * Connects with Node's own WebSocket (as a browser script would) to `url` (ws://…/ws or
+ * wss://…/ws); resolves once its first line, the login, has arrived, which is where it learns
+ * the `[ADDR]` the server knows it by (the WebSocket API does not tell its local port). The line
+ * stays unread; a refused client's first line is its error, and its addr is 'refused'. Each
+ * `send` is one text message. `closed` says how it ended.
+ */
+export async function connectWebSocket(url: string, options: ClientOptions = {}): Promise<{ client: ChatClient; closed: Promise<WebSocketClose> }> {
+  const socket = new WebSocket(url);
+  let onFirst: (chunk: Buffer) => void = () => {};
+  const held: Buffer[] = [];
+  const firstLine = new Promise<string>((resolve, reject) => {
+    onFirst = (chunk) => {
+      held.push(chunk);
+      const text = Buffer.concat(held).toString('utf8');
+      if (text.includes('\n')) resolve(text.slice(0, text.indexOf('\n')));
+    };
+    socket.addEventListener('error', () => reject(new Error(`${url}: the WebSocket failed before its first line`)), { once: true });
+    socket.addEventListener('close', (event) => reject(new Error(`${url}: closed (${event.code}) before its first line`)), { once: true });
+  });
+  let deliver: (chunk: Buffer) => void = (chunk) => onFirst(chunk);
+  socket.addEventListener('message', (event: MessageEvent) => {
+    deliver(Buffer.from(typeof event.data === 'string' ? event.data : new Uint8Array(event.data as ArrayBuffer)));
+  });
+  const closed = new Promise<WebSocketClose>((resolve) => {
+    socket.addEventListener('close', (event) => resolve({ code: event.code, reason: event.reason }));
+  });
+  // A client refused at once (server full) gets an error line instead, and has no `[ADDR]` to learn.
+  const addr = /^\[([^\]]+)\]/.exec(await firstLine)?.[1] ?? 'refused';
+  const wire: ClientWire = {
+    addr,
+    get isWritable() {
+      return socket.readyState === WebSocket.OPEN;
+    },
+    start(events) {
+      deliver = events.data;
+      for (const chunk of held.splice(0)) events.data(chunk);
+      socket.addEventListener('error', () => events.error(new Error(`${url}: WebSocket error`)));
+      if (socket.readyState === WebSocket.CLOSED) events.close();
+      else socket.addEventListener('close', () => events.close(), { once: true });
+    },
+    write: (bytes, done) => {
+      socket.send(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
+      done();
+    },
+    pause: () => {
+      throw new Error('a WebSocket client cannot stop reading (Node\'s WebSocket has no pause)');
+    },
+    resume: () => {},
+    end: () => socket.close(1000),
+    destroy: () => socket.close(),
+  };
+  const client = new ChatClient(wire, options);
+  connected.add(client);
+  return { client, closed };
 }
 
 /** `[ADDR]NAME:TEXT`, the line everyone sees when `from` says `text` (or a seed event). */

@@ -24,7 +24,7 @@ import { connect as connectSocket, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { isSameName } from '../../protocol/index.ts';
-import { ChatClient } from '../helpers/chat-client.ts';
+import { ChatClient, socketWire } from '../helpers/chat-client.ts';
 import { isProcessAlive, readRssMiB } from '../helpers/process-memory.ts';
 import { chooseSeed, SeededRandom } from '../helpers/seeded-random.ts';
 import type { ChatdProcess, LogRecord } from '../helpers/start-server.ts';
@@ -441,7 +441,7 @@ class Actor {
     this.random = random;
     this.joinVersion = joinVersion;
     this.version = joinVersion - 1;
-    this.client = new ChatClient(socket, { keepRawLines: false });
+    this.client = new ChatClient(socketWire(socket), { keepRawLines: false });
     if (this.client.addr !== addr) throw new Error(`connected as ${this.client.addr}, not ${addr}`);
     this.readerDone = this.#read();
   }
