@@ -98,6 +98,20 @@ describe('markdownTable', () => {
     expect(cellsOf[14]).toBe('20.0');
   });
 
+  it('gives each named server its own row, in the order asked for: chatd over TCP, over WebSocket, socket.io', () => {
+    const cells = new Map<string, Cell>([
+      ['W4-max/socketio', { results: [result([step(20_000, 90)])], failures: [] }],
+      ['W4-max/chatd', { results: [result([step(20_000, 30), step(32_000, 40)])], failures: [] }],
+      ['W4-max/chatd-ws', { results: [result([step(20_000, 35)])], failures: [] }],
+    ]);
+    const table = markdownTable([W4], ['chatd', 'chatd-ws', 'socketio'], cells);
+    const rows = table.split('\n').filter((line) => line.startsWith('| W4-max |')).map((line) => line.split('|')[2]!.trim());
+    expect(rows).toEqual(['chatd', 'chatd-ws', 'socketio']);
+    expect(row(table, 'chatd')[8]).toBe('32,000');
+    expect(row(table, 'chatd-ws')[6]).toBe('35.0');
+    expect(row(table, 'socketio')[6]).toBe('90.0');
+  });
+
   it('reports a server that died as such, with its last words, and gives no figures for it', () => {
     const cells = new Map<string, Cell>([
       ['W4-max/seed', { results: [result([], { greeted: 57, exit: 'exited with code 2: fatal error: concurrent map writes', rampEnd: null })], failures: [] }],
