@@ -160,3 +160,40 @@ describe('chatd --web-port and --max-per-ip count WebSocket clients with TCP one
     await expectQuietUntilMarker(tcp, [tcp, web]);
   });
 });
+
+describe('chatd --web-port: a WebSocket client that stops reading, and the shutdown', () => {
+  const server = useChatd(['--web-port', '0', '--rate-limit', '0', '--max-pending', '65536']);
+
+  it('cuts a WebSocket client that does not read as a slow consumer; the TCP sender loses nothing', async () => {
+    const alice = await connectAs(server().port, 'alice');
+    const reader = new WebSocket(wsUrl(server()));
+    let loginAddr = '';
+    reader.once('message', (data: Buffer) => {
+      loginAddr = /^\[([^\]]+)\]/.exec(data.toString())![1]!;
+      reader.pause(); // reads nothing more: the kernel's buffers fill, then chatd's 64 KiB
+    });
+    await alice.waitForLine((line) => line.endsWith(':login'));
+    const isCut = (): boolean => server().logs.some((record) => record['event'] === 'kick' && record['reason'] === 'SlowConsumer');
+    const text = 'y'.repeat(1000);
+    const seen: string[] = [];
+    // Alice sends and reads her own echo, line by line, until the reader is cut (20 MB at most).
+    // The paused reader reads nothing, its close included: the server's log says when.
+    for (let sent = 0; !isCut(); sent++) {
+      if (sent === 20_000) throw new Error('the reader was never cut after 20 MB');
+      await alice.send(text);
+      seen.push(await alice.nextLine());
+    }
+    await server().waitForLog((record) => record['event'] === 'kick' && record['reason'] === 'SlowConsumer');
+    const loggedOut = `[${loginAddr}]${loginAddr}:login out`;
+    if (!seen.includes(loggedOut)) await alice.expectLine(loggedOut);
+    expect(seen.filter((line) => line !== loggedOut).every((line) => line === lineFrom(alice, text))).toBe(true);
+  });
+
+  it('tells a WebSocket client the server is shutting down, then closes with 1000', async () => {
+    const { client: web, closed } = await greetWebSocket(server());
+    process.kill(server().pid, 'SIGTERM');
+    await web.expectLine('error: server shutting down; goodbye');
+    expect((await closed).code).toBe(1000);
+    expect((await server().exited).code).toBe(0);
+  });
+});
