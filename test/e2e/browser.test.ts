@@ -1,0 +1,117 @@
+// The web client in a real browser: Debian's chromium, headless, driven by playwright-core
+// (never a browser of its own download). The page is opened on a real chatd beside a
+// telnet-style TCP client: the greeting, chat both ways, a rename seen in the who list, and a
+// line of HTML from the TCP side shown as text, with no element made and no dialog opened.
+
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectAs, lineFrom } from '../helpers/chat-client.ts';
+import { requireTool } from '../helpers/require-tool.ts';
+import { useChatd } from '../helpers/use-chatd.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const available = requireTool('chromium', existsSync(CHROMIUM), 'apt-get install chromium');
+
+/** What went wrong inside the page: uncaught errors, console errors (a CSP violation is one), dialogs. */
+interface PageTrouble {
+  readonly errors: string[];
+  readonly dialogs: string[];
+}
+
+function watch(page: Page): PageTrouble {
+  const trouble: PageTrouble = { errors: [], dialogs: [] };
+  page.on('pageerror', (error) => trouble.errors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') trouble.errors.push(message.text());
+  });
+  page.on('dialog', (dialog) => {
+    trouble.dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  return trouble;
+}
+
+describe.runIf(available)('the web client in Chromium', () => {
+  const server = useChatd(['--web-port', '0']);
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  }, 30_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('greets, chats both ways with a TCP client, renames into the who list, and shows HTML as text', async () => {
+    const tcp = await connectAs(server().port, 'alice');
+    const page = await browser.newPage({ viewport: { width: 360, height: 640 } });
+    const trouble = watch(page);
+    await page.goto(`http://127.0.0.1:${server().webPort}/`);
+
+    // The greeting, and the page's own login seen by the TCP client.
+    const webLogin = await tcp.waitForLine((line) => line.endsWith(':login'));
+    const webAddr = /^\[([^\]]+)\]/.exec(webLogin)![1]!;
+    await expect.poll(() => page.locator('#status').getAttribute('data-state')).toBe('online');
+    // The greeting is the page's own login, shown as its entry (the seed's "I am here" is not repeated).
+    await expect.poll(() => page.locator('.entry[data-kind="login"][data-self="true"]').innerText()).toContain(webAddr);
+    await expect.poll(() => page.locator('#who li').allInnerTexts()).toEqual(expect.arrayContaining(['alice']));
+
+    // The browser says something; the TCP client reads it.
+    const input = page.locator('#input');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('input'); // keyboard first
+    await input.fill('hello from the browser');
+    await input.press('Enter');
+    await tcp.expectLine(`[${webAddr}]${webAddr}:hello from the browser`);
+
+    // It renames itself: the TCP side sees it, and the page's who list changes.
+    await input.fill('/rename bob');
+    await input.press('Enter');
+    await tcp.expectLine(`[${webAddr}]${webAddr}:renamed to bob`);
+    await expect.poll(() => page.locator('#who li').allInnerTexts()).toEqual(expect.arrayContaining(['alice', 'bob']));
+
+    // The TCP client says something; the page shows it with its name.
+    await tcp.send('hi bob');
+    await tcp.expectLine(lineFrom(tcp, 'hi bob'));
+    await expect.poll(() => page.locator('.entry[data-kind="chat"]').last().innerText()).toContain('hi bob');
+    await expect(page.locator('.entry[data-kind="chat"]').last().innerText()).resolves.toContain('alice');
+
+    // A line of HTML from the TCP side is text: no element made from it, no dialog.
+    const attack = '<img src=x onerror=alert(1)>';
+    await tcp.send(attack);
+    await tcp.expectLine(lineFrom(tcp, attack));
+    await expect.poll(() => page.locator('.entry[data-kind="chat"]').last().innerText()).toContain(attack);
+    expect(await page.locator('#log img').count()).toBe(0);
+    // Up-arrow recall: the last line the browser sent comes back into the input.
+    await input.press('ArrowUp');
+    await expect.poll(() => input.inputValue()).toBe('/rename bob');
+    await page.waitForTimeout(200); // time for an onerror that should never run
+    expect(trouble.dialogs).toEqual([]);
+    expect(trouble.errors).toEqual([]);
+
+    // The TCP client leaves: the page's who list loses it.
+    tcp.end();
+    await expect.poll(() => page.locator('#who li').allInnerTexts()).toEqual(['bob']);
+    await page.close();
+  });
+
+  it('fits a 360 px wide screen without sideways scrolling, in light and in dark', async () => {
+    for (const colorScheme of ['light', 'dark'] as const) {
+      const page = await browser.newPage({ viewport: { width: 360, height: 640 }, colorScheme });
+      const trouble = watch(page);
+      await page.goto(`http://127.0.0.1:${server().webPort}/`);
+      await expect.poll(() => page.locator('#status').getAttribute('data-state')).toBe('online');
+      const { scrollWidth, clientWidth, background } = await page.evaluate(() => ({
+        scrollWidth: document.documentElement.scrollWidth,
+        clientWidth: document.documentElement.clientWidth,
+        background: getComputedStyle(document.body).backgroundColor,
+      }));
+      expect(scrollWidth, colorScheme).toBeLessThanOrEqual(clientWidth);
+      const [red = 0, green = 0, blue = 0] = (background.match(/\d+/g) ?? []).map(Number);
+      const brightness = (red + green + blue) / 3;
+      if (colorScheme === 'dark') expect(brightness, background).toBeLessThan(100);
+      else expect(brightness, background).toBeGreaterThan(155);
+      expect(trouble.errors).toEqual([]);
+      await page.close();
+    }
+  });
+});
