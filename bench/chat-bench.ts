@@ -257,6 +257,7 @@ async function measure(options: BenchOptions, server: RunningServer | null, prog
       control: control.shared,
       roundPort: channel.port2,
       drainTimeoutMs: options.drainTimeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs,
       sourceAddresses: sourceAddresses(host, options.clients),
     };
     tasks.push(pool.run(task, { transferList: [channel.port2] }) as Promise<TaskSummary>);

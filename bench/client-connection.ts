@@ -24,6 +24,12 @@ export interface ConnectionTarget {
    * figure on loopback and lets the bench measure a server it did not start.
    */
   readonly caPem: string | null;
+  /**
+   * How long the bench waits for everyone to be greeted. socket.io-client gives up connecting
+   * after 20 s of its own by default, which a connection storm exceeds; the other clients
+   * have no deadline but the bench's.
+   */
+  readonly connectTimeoutMs: number;
 }
 
 export interface ConnectionEvents {
@@ -112,6 +118,7 @@ function openSocketIo(target: ConnectionTarget, events: ConnectionEvents): Clien
     // that drops is a dropped client, as on every other transport.
     forceNew: true,
     reconnection: false,
+    timeout: target.connectTimeoutMs,
     // engine.io-client offers permessage-deflate; socket.io's server declines it by default, so
     // nothing is compressed, as with chatd.
     ...(target.localAddress === undefined ? {} : { localAddress: target.localAddress }),

@@ -35,6 +35,8 @@ export interface ClientTask {
   readonly control: SharedArrayBuffer;
   readonly roundPort: MessagePort;
   readonly drainTimeoutMs: number;
+  /** The primary's deadline for everyone to be greeted (a client library's own must not come first). */
+  readonly connectTimeoutMs: number;
   /** Local addresses to connect from, round robin by client index; empty: the kernel picks. */
   readonly sourceAddresses: readonly string[];
 }
@@ -172,7 +174,8 @@ export default async function runClients(task: ClientTask): Promise<TaskSummary>
     const client = new SimulatedClient(task.senders, senderOfClient(index, task.totalClients, task.senders));
     clients.push(client);
     connecting++;
-    const target = { transport: task.transport, host: task.host, port: task.ports[index % task.ports.length]!, localAddress, caPem: task.caPem };
+    const port = task.ports[index % task.ports.length]!;
+    const target = { transport: task.transport, host: task.host, port, localAddress, caPem: task.caPem, connectTimeoutMs: task.connectTimeoutMs };
     client.connection = openConnection(target, wire, {
       lines: (data) => receive(client, data),
       error: (error) => {
