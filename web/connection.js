@@ -50,9 +50,11 @@ export function reconnectDelayMs(attempt, random) {
 
 /**
  * Why the last connection ended: a reason a server line or `/quit` gave (session.js), or
- * `lost` when the socket closed without one.
+ * `lost` when the socket closed without one. A try that never opened keeps the cause of the
+ * connection before it (`wasOpen` false): "the server shut down" says more than "lost" while
+ * the server restarts.
  * @typedef {{ readonly reason: import('./session.js').EndReason | 'lost', readonly code: number | null,
- *   readonly message: string | null }} CloseCause
+ *   readonly message: string | null, readonly wasOpen: boolean }} CloseCause
  *
  * @typedef {{ readonly state: 'connecting' }
  *   | { readonly state: 'online' }
@@ -74,7 +76,11 @@ export class Connection {
   /** @type {SocketLike | null} */
   #socket = null;
   /** @type {ConnectionState} */
-  #state = { state: 'offline', cause: { reason: 'lost', code: null, message: null } };
+  #state = { state: 'offline', cause: { reason: 'lost', code: null, message: null, wasOpen: false } };
+  /** @type {CloseCause | null} */
+  #lastCause = null;
+  /** Whether the current socket has opened. */
+  #isOpen = false;
   /** Tries since the last connection that logged in (markLoggedIn). */
   #attempt = 0;
   /** @type {unknown} */
@@ -100,6 +106,7 @@ export class Connection {
     if (this.#socket !== null) return;
     this.#cancelTimer();
     this.#ending = null;
+    this.#isOpen = false;
     this.#setState({ state: 'connecting' });
     /** @type {SocketLike | null} */
     let socket = null;
@@ -111,6 +118,7 @@ export class Connection {
     socket = this.#dependencies.openSocket({
       onOpen: () => {
         if (!isCurrent()) return;
+        this.#isOpen = true;
         this.#setState({ state: 'online' });
         this.#callbacks.onOpen();
       },
@@ -165,9 +173,13 @@ export class Connection {
     this.#cancelTimer();
     const ending = this.#ending;
     this.#ending = null;
+    const wasOpen = this.#isOpen;
+    this.#isOpen = false;
     /** @type {CloseCause} */
-    const cause =
-      ending === null ? { reason: 'lost', code, message: null } : { reason: ending.reason, code, message: ending.message };
+    let cause =
+      ending === null ? { reason: 'lost', code, message: null, wasOpen } : { reason: ending.reason, code, message: ending.message, wasOpen };
+    if (!wasOpen && ending === null && this.#lastCause !== null) cause = { ...this.#lastCause, wasOpen: false };
+    this.#lastCause = cause;
     this.#callbacks.onClose(cause);
     if (ending !== null && !ending.reconnect) {
       this.#setState({ state: 'offline', cause });

@@ -139,7 +139,7 @@ describe('Connection', () => {
     expect(last().closedWith).toBe(1000);
     last().events.onClose(1000);
     expect(states.at(-1)).toBe('offline');
-    expect(closes).toEqual([{ reason: 'quit', code: 1000, message: 'you left the chat' }]);
+    expect(closes).toEqual([{ reason: 'quit', code: 1000, message: 'you left the chat', wasOpen: true }]);
     advance(RECONNECT_MAX_MS * 2);
     expect(sockets).toHaveLength(1);
   });
@@ -166,6 +166,21 @@ describe('Connection', () => {
     expect(closes[0]).toMatchObject({ reason: 'shutdown' });
     advance(RECONNECT_BASE_MS);
     expect(sockets).toHaveLength(2);
+  });
+
+  it('keeps saying why the last open connection ended while the tries after it fail', () => {
+    const { connection, closes, advance, last } = harness();
+    connection.connect();
+    last().events.onOpen();
+    connection.expectEnd('shutdown', true, 'server shutting down; goodbye');
+    last().events.onClose(1000);
+    advance(RECONNECT_BASE_MS);
+    last().events.onClose(1006);
+    expect(closes).toMatchObject([
+      { reason: 'shutdown', code: 1000, wasOpen: true },
+      { reason: 'shutdown', code: 1000, wasOpen: false },
+    ]);
+    expect(connection.state).toMatchObject({ state: 'reconnecting', cause: { reason: 'shutdown' } });
   });
 
   it('tries at once when asked during a back-off, and only once', () => {
