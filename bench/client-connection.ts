@@ -4,7 +4,7 @@
 // in client-worker.ts is one path for all of them. Runs in the bench's worker threads.
 
 import { connect as connectTcp, type Socket } from 'node:net';
-import { connect as connectTls } from 'node:tls';
+import { connect as connectTls, createSecureContext, type SecureContext } from 'node:tls';
 import { io } from 'socket.io-client';
 import { WebSocket } from 'ws';
 import { ChunkJoiner, type TransportName, type Wire } from './wire.ts';
@@ -63,10 +63,18 @@ export function openConnection(target: ConnectionTarget, wire: Wire, events: Con
   }
 }
 
-function tlsVerification(target: ConnectionTarget): { readonly ca: string } | { readonly rejectUnauthorized: false } {
+/** One per CA and thread: a context built per connection costs a fifth of the client's handshake. */
+const secureContexts = new Map<string | null, SecureContext>();
+
+function tlsVerification(target: ConnectionTarget): { readonly secureContext: SecureContext; readonly rejectUnauthorized: boolean } {
+  let secureContext = secureContexts.get(target.caPem);
+  if (secureContext === undefined) {
+    secureContext = createSecureContext(target.caPem === null ? {} : { ca: target.caPem });
+    secureContexts.set(target.caPem, secureContext);
+  }
   // Without a CA the bench cannot tell a self-signed certificate from a forged one; on loopback
   // against a server it was told to measure there is nothing to tell apart (ConnectionTarget.caPem).
-  return target.caPem === null ? { rejectUnauthorized: false } : { ca: target.caPem };
+  return { secureContext, rejectUnauthorized: target.caPem !== null };
 }
 
 function openStream(target: ConnectionTarget, wire: Wire, events: ConnectionEvents): ClientConnection {
