@@ -58,7 +58,7 @@ describe.runIf(available)('the web client in Chromium', () => {
 
     // The browser says something; the TCP client reads it.
     const input = page.locator('#input');
-    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('input'); // keyboard first
+    await expect.poll(() => page.locator('#input:focus').count()).toBe(1); // keyboard first: the input has the focus
     await input.fill('hello from the browser');
     await input.press('Enter');
     await tcp.expectLine(`[${webAddr}]${webAddr}:hello from the browser`);
@@ -100,11 +100,10 @@ describe.runIf(available)('the web client in Chromium', () => {
       const trouble = watch(page);
       await page.goto(`http://127.0.0.1:${server().webPort}/`);
       await expect.poll(() => page.locator('#status').getAttribute('data-state')).toBe('online');
-      const { scrollWidth, clientWidth, background } = await page.evaluate(() => ({
-        scrollWidth: document.documentElement.scrollWidth,
-        clientWidth: document.documentElement.clientWidth,
-        background: getComputedStyle(document.body).backgroundColor,
-      }));
+      // Expressions, not functions: the tests are type-checked without the DOM's types.
+      const scrollWidth = Number(await page.evaluate('document.documentElement.scrollWidth'));
+      const clientWidth = Number(await page.evaluate('document.documentElement.clientWidth'));
+      const background = String(await page.evaluate('getComputedStyle(document.body).backgroundColor'));
       expect(scrollWidth, colorScheme).toBeLessThanOrEqual(clientWidth);
       const [red = 0, green = 0, blue = 0] = (background.match(/\d+/g) ?? []).map(Number);
       const brightness = (red + green + blue) / 3;

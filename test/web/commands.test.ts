@@ -3,7 +3,6 @@
 // server reads them: every single-line row of PROTOCOL.md §7.1 is the test data.
 
 import { describe, expect, it } from 'vitest';
-// @ts-ignore TS7016 until ../../tsconfig.json has "allowJs": true; with it the JSDoc types are checked here too.
 import { expandAlias, MAX_LINE_BYTES, readClientLine, utf8Length } from '../../web/commands.js';
 import { specTable, unescapeText } from '../helpers/spec-tables.ts';
 

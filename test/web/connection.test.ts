@@ -9,7 +9,6 @@ import {
   RECONNECT_BASE_MS,
   RECONNECT_MAX_MS,
   reconnectDelayMs,
-  // @ts-ignore TS7016 until ../../tsconfig.json has "allowJs": true; with it the JSDoc types are checked here too.
 } from '../../web/connection.js';
 
 interface FakeSocket {

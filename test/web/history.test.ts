@@ -1,7 +1,6 @@
 // Recall of the lines sent from a tab (web/history.js), as a shell's up and down arrows do it.
 
 import { describe, expect, it } from 'vitest';
-// @ts-ignore TS7016 until ../../tsconfig.json has "allowJs": true; with it the JSDoc types are checked here too.
 import { InputHistory } from '../../web/history.js';
 
 describe('InputHistory', () => {

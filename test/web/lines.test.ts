@@ -4,7 +4,6 @@
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-// @ts-ignore TS7016 until ../../tsconfig.json has "allowJs": true; with it the JSDoc types are checked here too.
 import { LINK_BACK_TEXT, LINK_DOWN_TEXT, LineSplitter, parseServerLine } from '../../web/lines.js';
 import { specTable, unescapeText } from '../helpers/spec-tables.ts';
 

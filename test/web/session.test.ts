@@ -3,7 +3,6 @@
 // Actors as in the e2e tests: the page is bob unless said otherwise.
 
 import { describe, expect, it } from 'vitest';
-// @ts-ignore TS7016 until ../../tsconfig.json has "allowJs": true; with it the JSDoc types are checked here too.
 import { ChatSession } from '../../web/session.js';
 
 const ALICE = '127.0.0.1:40512';
