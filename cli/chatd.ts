@@ -109,7 +109,7 @@ function parseArguments(argv: string[]): ServerConfig {
   // CHATD_* and the config file while an absent one does not. --help still shows the defaults.
   const parser = yargs(argv)
     .scriptName('chatd')
-    .usage('$0 [options]\n\nA broadcast chat server: telnet in on --port and everyone online sees your lines.')
+    .usage('$0 [options]\n\nA broadcast chat server: telnet in on --port, or open --web-port in a browser, and everyone online sees your lines.')
     .option('host', { type: 'string', defaultDescription: DEFAULT_HOST, describe: 'address to listen on (:: or 0.0.0.0 for all)' });
   for (const option of NUMBER_OPTIONS) {
     // Untyped, so that buildConfig sees what was typed and can say what is wrong with it.
