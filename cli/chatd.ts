@@ -79,7 +79,7 @@ async function main(): Promise<void> {
   if (server.tlsPort !== null) {
     log.info(
       { event: 'tls-listening', host: server.host, port: server.tlsPort },
-      `chatd line protocol over TLS on ${formatAddress(server.host, server.tlsPort)} (openssl s_client -connect ${formatAddress(server.host, server.tlsPort)})`,
+      `chatd line protocol over TLS on ${formatAddress(server.host, server.tlsPort)} (openssl s_client -quiet -connect ${formatAddress(server.host, server.tlsPort)})`,
     );
   }
   if (server.webPort !== null) {

@@ -22,7 +22,7 @@ export const CloseReason = {
   /** The socket failed (an error other than a plain reset). */
   SocketError: 'SocketError',
   /**
-   * A WebSocket client broke the binding (PROTOCOL.md §8): a binary message, one over --max-line,
+   * A WebSocket client broke the binding (PROTOCOL.md §9): a binary message, one over --max-line,
    * a ping flood or a malformed frame. Closed with the close code PROTOCOL.md gives for each.
    */
   ProtocolViolation: 'ProtocolViolation',

@@ -16,6 +16,9 @@ import type { Transport, TransportKind } from './transport.ts';
 import { TextFrames, type WebSocketShared } from './websocket-transport.ts';
 import { SYSTEM_CLOCK, type WorkerClock } from './worker-clock.ts';
 
+/** At most one origin-refused log line this often per worker; the metric counts every refusal. */
+const ORIGIN_LOG_INTERVAL_MS = 1000;
+
 export class ChatWorker {
   readonly #settings: WorkerSettings;
   readonly #post: (message: WorkerMessage) => void;
@@ -41,6 +44,9 @@ export class ChatWorker {
   readonly #counters = createWorkerCounters();
   readonly #metrics: WorkerMetrics;
   readonly #hooks: ConnectionHooks;
+  /** Origin refusals are logged at most once an interval (refuseOrigin). */
+  #originLogQuietUntil = -Infinity;
+  #originRefusalsLogged = 0;
   /** What every WebSocket client of this worker shares: its frames of a flush, its keepalive sweep. */
   readonly webSockets: WebSocketShared;
 
@@ -141,9 +147,19 @@ export class ChatWorker {
     this.#deliverSeconds += (this.#clock.now() - started) / 1000;
   }
 
-  /** A WebSocket handshake the web listener refused for its Origin (server/web-listener.ts). */
-  countOriginRefusal(): void {
+  /**
+   * A WebSocket handshake the web listener refused for its Origin (server/web-listener.ts):
+   * counted, and logged at most once a second with the number since the last line, since any
+   * script can send any Origin, as often as it likes.
+   */
+  refuseOrigin(origin: string): void {
     this.#counters.originRefusals++;
+    const now = this.#clock.now();
+    if (now < this.#originLogQuietUntil) return;
+    this.#originLogQuietUntil = now + ORIGIN_LOG_INTERVAL_MS;
+    const since = this.#counters.originRefusals - this.#originRefusalsLogged;
+    this.#originRefusalsLogged = this.#counters.originRefusals;
+    this.#log.info({ event: 'origin-refused', origin, refused: since }, `refused a WebSocket from ${origin || 'an origin'} that --web-origin does not list`);
   }
 
   /** A TLS handshake that failed, on either TLS listener. */

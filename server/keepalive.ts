@@ -1,4 +1,4 @@
-// WebSocket keepalive for one worker (PROTOCOL.md §8.4): every interval, each peer that answered
+// WebSocket keepalive for one worker (PROTOCOL.md §9.4): every interval, each peer that answered
 // the last ping is pinged again and each that did not is cut. One timer for all of the worker's
 // WebSocket clients, not one per client, on the worker's injected clock. A dead peer (a laptop
 // closed, a NAT that forgot the flow) is noticed within two intervals. Runs in the worker threads.

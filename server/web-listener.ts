@@ -14,8 +14,15 @@ import { isOriginAllowed } from './origin-policy.ts';
 import { SECURITY_HEADERS, type WebFiles } from './web-files.ts';
 import { WebSocketTransport, type WebSocketShared } from './websocket-transport.ts';
 
-/** A request whose headers take longer than this is a slow loris, not a browser. */
-const HEADERS_TIMEOUT_MS = 10_000;
+/**
+ * A connection that sends no complete request headers within this is a slow loris, not a
+ * browser: also one that sends nothing at all (the socket's idle timeout), which the headers
+ * timeout alone does not cover, since it starts with the first byte. A WebSocket is exempt
+ * once upgraded (ws clears the socket's timeout; the keepalive watches it from then on).
+ */
+export const WEB_REQUEST_TIMEOUT_MS = 10_000;
+/** How often Node checks the headers and request timeouts (its default, 30 s, would triple them). */
+const TIMEOUT_CHECK_MS = 1000;
 
 export interface WebListenerOptions {
   readonly files: WebFiles;
@@ -35,9 +42,10 @@ export interface WebListenerOptions {
 export function createWebListener(options: WebListenerOptions): Server {
   const isSecure = options.tls !== null;
   const serve = options.files.serve.bind(options.files);
-  const server: Server = options.tls === null ? createHttpServer(serve) : createHttpsServer(tlsServerOptions(options.tls), serve);
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  server.requestTimeout = HEADERS_TIMEOUT_MS;
+  const timeouts = { headersTimeout: WEB_REQUEST_TIMEOUT_MS, requestTimeout: WEB_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS };
+  const server: Server =
+    options.tls === null ? createHttpServer(timeouts, serve) : createHttpsServer({ ...tlsServerOptions(options.tls), ...timeouts }, serve);
+  server.setTimeout(WEB_REQUEST_TIMEOUT_MS); // no 'timeout' listener: Node destroys the idle socket
   const sockets = new WebSocketServer({
     noServer: true,
     maxPayload: options.maxLineBytes + 2,

@@ -1,4 +1,4 @@
-// The WebSocket transport (PROTOCOL.md §8): a ws connection behind the Transport a Connection
+// The WebSocket transport (PROTOCOL.md §9): a ws connection behind the Transport a Connection
 // talks to (server/transport.ts). The line protocol runs inside it unchanged: each text message
 // from the client is a line, each server message carries whole CRLF-terminated lines. The ws
 // package does the handshake, reads and checks every frame, and sends pings, pongs and closes;
@@ -14,7 +14,7 @@ import { TokenBucket } from './token-bucket.ts';
 import type { Transport, TransportHandler } from './transport.ts';
 import type { WorkerClock } from './worker-clock.ts';
 
-/** The close codes chatd sends (RFC 6455 §7.4.1), as PROTOCOL.md §8.3 lists them. */
+/** The close codes chatd sends (RFC 6455 §7.4.1), as PROTOCOL.md §9.3 lists them. */
 export const CloseCode = {
   /** The server ended the connection after its last line, which says why. */
   Normal: 1000,

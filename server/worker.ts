@@ -50,10 +50,7 @@ if (settings.webPort !== null) {
     maxLineBytes: settings.maxLineBytes,
     shared: chatWorker.webSockets,
     accept: (transport) => chatWorker.accept(transport),
-    onOriginRefused: (origin) => {
-      chatWorker.countOriginRefusal();
-      log.info({ event: 'origin-refused', origin }, 'refused a WebSocket from a foreign origin (--web-origin)');
-    },
+    onOriginRefused: (origin) => chatWorker.refuseOrigin(origin),
   });
   listeners.push({ flag: '--web-port', port: settings.webPort, isTls: settings.tls !== null, server });
 }
@@ -62,8 +59,15 @@ for (const listener of listeners) {
   listener.server.on('error', (error: NodeJS.ErrnoException) => {
     post({ type: 'listen-failed', flag: listener.flag, code: error.code ?? 'UNKNOWN', message: error.message });
   });
-  // A failed handshake (a scan, a client that does not trust the certificate, TLS 1.1) costs nobody else anything.
-  if (listener.isTls) listener.server.on('tlsClientError', () => chatWorker.countTlsHandshakeFailure());
+  // A failed handshake (a scan, a client that does not trust the certificate, TLS 1.1, one that
+  // never speaks: handshakeTimeout) costs nobody else anything. The HTTPS server destroys the
+  // socket itself; the TLS server only reports it, and a silent one would stay open for ever.
+  if (listener.isTls) {
+    listener.server.on('tlsClientError', (_error: Error, socket: { destroy(): void }) => {
+      chatWorker.countTlsHandshakeFailure();
+      socket.destroy();
+    });
+  }
 }
 
 // test/bench/regression.test.ts slows this function down in a copy of the tree: keep its first line.

@@ -5,6 +5,7 @@
 
 import { spawn } from 'node:child_process';
 import { copyFileSync } from 'node:fs';
+import { connect as connectTcp } from 'node:net';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -28,7 +29,26 @@ function newCert(commonName?: string): SelfSignedCert {
 }
 
 function tlsArgs(cert: SelfSignedCert, extra: readonly string[] = []): string[] {
-  return ['--tls-port', '0', '--web-port', '0', '--tls-cert', cert.certFile, '--tls-key', cert.keyFile, ...extra];
+  return ['--tls-port', '0', '--web-port', '0', '--http-port', '0', '--tls-cert', cert.certFile, '--tls-key', cert.keyFile, ...extra];
+}
+
+/** The sum of a counter's series over the workers, from GET /metrics. */
+async function metricTotal(server: ChatdProcess, name: string): Promise<number> {
+  const record = await server.waitForLog((line) => line['event'] === 'http-listening');
+  const text = await (await fetch(`http://127.0.0.1:${String(record['port'])}/metrics`)).text();
+  let total = 0;
+  for (const line of text.split('\n')) if (line.startsWith(`${name}{`)) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return total;
+}
+
+/** Milliseconds until the server closes a plain TCP connection to `port` on which nothing is sent. */
+function silentConnectionLifetime(port: number): Promise<number> {
+  const startedAt = Date.now();
+  return new Promise((resolve) => {
+    const socket = connectTcp({ host: '127.0.0.1', port });
+    socket.on('error', () => {});
+    socket.once('close', () => resolve(Date.now() - startedAt));
+  });
 }
 
 /** The subject CN of the certificate a fresh TLS handshake to `port` is shown. */
@@ -98,11 +118,20 @@ describe.runIf(available)('chatd --tls-port and an HTTPS --web-port', () => {
       });
       socket.once('error', resolve);
     });
-    expect(refused?.message).toMatch(/protocol version|unsupported protocol|no protocols available/i);
+    expect(refused?.message).toMatch(/alert protocol version/i); // the server's alert, not the client refusing
+    await expect.poll(() => metricTotal(server, 'chatd_tls_handshake_failures_total')).toBeGreaterThanOrEqual(1);
     const secure = await connectTlsClient(server.tlsPort!, cert.certPem);
     await secure.nextLine();
     expect(await peerCommonName(server.tlsPort!, cert.certPem)).toBe('localhost');
   });
+
+  it('closes a connection that never starts its handshake, on both TLS listeners, after the 10 s handshake bound', async () => {
+    const [linePort, webPort] = await Promise.all([silentConnectionLifetime(server.tlsPort!), silentConnectionLifetime(server.webPort!)]);
+    for (const lifetime of [linePort, webPort]) {
+      expect(lifetime).toBeGreaterThanOrEqual(9_000);
+      expect(lifetime).toBeLessThan(15_000);
+    }
+  }, 20_000);
 
   it('loads a new certificate on SIGHUP; the client connected through the old one stays', async () => {
     const tcp = await connectAs(server.port, 'bob');

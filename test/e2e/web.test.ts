@@ -1,8 +1,10 @@
-// The WebSocket binding on a real chatd (PROTOCOL.md §8): a WebSocket client (Node's own, as a
+// The WebSocket binding on a real chatd (PROTOCOL.md §9): a WebSocket client (Node's own, as a
 // browser script would use) and a TCP client in one chat, each seeing the other's login, lines,
 // rename and leave in one order; every refusal with its status or close code; the keepalive; and
 // the web client's page with its headers. One chatd per describe block.
 
+import { once } from 'node:events';
+import { connect as connectTcp } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { connectAndGreet, connectAs, connectWebSocket, expectQuietUntilMarker, lineFrom, type ChatClient } from '../helpers/chat-client.ts';
@@ -113,13 +115,25 @@ describe('chatd --web-port: a browser user is a client like any other', () => {
     await server().waitForLog((record) => record['event'] === 'origin-refused' && record['origin'] === 'https://evil.example');
   });
 
+  it('closes a connection that sends nothing within the 10 s request bound (a slow loris holds no socket)', async () => {
+    const startedAt = Date.now();
+    const socket = connectTcp({ host: '127.0.0.1', port: server().webPort! });
+    socket.on('error', () => {});
+    await once(socket, 'close');
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(9_000);
+    expect(Date.now() - startedAt).toBeLessThan(15_000);
+  }, 20_000);
+
   it('serves the page with a Content-Security-Policy that allows no inline script', async () => {
     const response = await fetch(`http://127.0.0.1:${server().webPort}/`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
     const csp = response.headers.get('content-security-policy') ?? '';
     expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).not.toContain('unsafe-inline');
+    expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(response.headers.get('cross-origin-opener-policy')).toBe('same-origin');
     const html = await response.text();
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/i); // every script is a file
     for (const [, src] of html.matchAll(/<script[^>]*\bsrc="([^"]+)"/gi)) {

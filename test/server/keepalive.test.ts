@@ -1,4 +1,4 @@
-// The WebSocket keepalive on a fake clock: who is pinged, who is cut, and when (PROTOCOL.md §8.4).
+// The WebSocket keepalive on a fake clock: who is pinged, who is cut, and when (PROTOCOL.md §9.4).
 
 import { describe, expect, it } from 'vitest';
 import { Keepalive, type KeepalivePeer } from '../../server/keepalive.ts';

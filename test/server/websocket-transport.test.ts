@@ -1,6 +1,6 @@
 // The web listener and the WebSocket transport on real loopback sockets, with ws clients: what
 // the transport reports, the frame shared by every recipient, and each refusal with its status
-// or close code (PROTOCOL.md §8). No chat here: the accepted transports are the test's.
+// or close code (PROTOCOL.md §9). No chat here: the accepted transports are the test's.
 
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
