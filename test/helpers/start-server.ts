@@ -54,9 +54,11 @@ export async function startChatd(
 
 /**
  * Runs chatd with exactly these arguments (no `--port 0` added) until it exits by itself, as a
- * bad flag or a port in use make it do. Killed, and rejected, if it is still running after `timeoutMs`.
+ * bad flag or a port in use make it do. Killed, and rejected, if it is still running after `timeoutMs`:
+ * 25 s by default, inside vitest's 30 s, since a full suite (chromium included) on two cores once
+ * took over 10 s to start and stop a chatd that refused its --http-port.
  */
-export async function runChatdToExit(args: readonly string[], timeoutMs = 10_000): Promise<FinishedRun> {
+export async function runChatdToExit(args: readonly string[], timeoutMs = 25_000): Promise<FinishedRun> {
   const chatd = track(new ChatdProcess({ args, env: testEnv({}) }));
   const timer = setTimeout(() => chatd.kill(), timeoutMs);
   try {
