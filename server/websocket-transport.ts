@@ -54,14 +54,19 @@ const TEXT_FRAME: FrameOptions = { fin: true, opcode: 0x1, mask: false, readOnly
  */
 export class TextFrames {
   #payload: Uint8Array | null = null;
-  #frame: readonly Buffer[] = [];
+  #frame: Buffer = Buffer.alloc(0);
   /** Payloads framed, for the tests: fewer than writes when recipients share one. */
   framed = 0;
 
-  /** The header and payload of a final text frame carrying `payload`. */
-  frameOf(payload: Buffer): readonly Buffer[] {
+  /**
+   * A final text frame carrying `payload`, header and payload in one Buffer: one copy of the
+   * payload per flush, so that each recipient's socket gets one plain write, as a TCP one does
+   * (a corked header-and-payload pair per socket cost more than that copy).
+   */
+  frameOf(payload: Buffer): Buffer {
     if (payload !== this.#payload) {
-      this.#frame = Sender.frame(payload, TEXT_FRAME);
+      const [header, body] = Sender.frame(payload, TEXT_FRAME);
+      this.#frame = body === undefined ? header! : Buffer.concat([header!, body], header!.length + body.length);
       this.#payload = payload;
       this.framed++;
     }
@@ -146,13 +151,7 @@ export class WebSocketTransport implements Transport, KeepalivePeer {
 
   write(bytes: Uint8Array): void {
     const payload = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const [header, body] = this.#shared.frames.frameOf(payload);
-    const socket = this.#socket;
-    // As ws's own Sender writes a frame: header and payload in one go, payload not copied.
-    socket.cork();
-    socket.write(header);
-    if (body !== undefined) socket.write(body);
-    socket.uncork();
+    this.#socket.write(this.#shared.frames.frameOf(payload));
   }
 
   end(): void {
