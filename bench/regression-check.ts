@@ -8,7 +8,17 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { THIS_CHECKOUT as ROOT } from './processes/chatd.ts';
-import { benchRunner, CI_WORKLOAD, compare, DEFAULT_THRESHOLDS, type RunFigures } from './regression.ts';
+import {
+  benchRunner,
+  CI_WORKLOAD,
+  compare,
+  DEFAULT_THRESHOLDS,
+  IDLE_RTT_THRESHOLDS,
+  IDLE_RTT_WORKLOAD,
+  type RunFigures,
+  type Thresholds,
+  type Workload,
+} from './regression.ts';
 
 const PAIRS = Number(process.env['CHATD_BENCH_PAIRS'] ?? 5);
 
@@ -45,23 +55,11 @@ async function main(): Promise<void> {
       return;
     }
     provideDependencies(worktree);
-    console.log(
-      `bench:regression: reference ${reference} (${referenceCommit}) against this checkout, ${PAIRS} alternating pairs; ` +
-        `${CI_WORKLOAD.clients} clients, ${CI_WORKLOAD.senders} senders × ${CI_WORKLOAD.rate}/s, ${CI_WORKLOAD.duration} s a run`,
-    );
-    const show = (figures: RunFigures): string =>
-      `cpu ${figures.cpuPerDeliveryUs.toFixed(2)} µs/delivery  p50 ${figures.p50Ms.toFixed(2)} ms  p99 ${figures.p99Ms.toFixed(2)} ms  ` +
-      `${Math.round(figures.deliveriesPerSecond)} deliveries/s${figures.isClean ? '' : '  (integrity broken)'}`;
-    const comparison = await compare(benchRunner(CI_WORKLOAD), worktree, ROOT, PAIRS, DEFAULT_THRESHOLDS, (which, pair, figures) => {
-      console.log(`  pair ${pair + 1} ${which.padEnd(9)}  ${show(figures)}`);
-    });
-    const { medianRatios: r } = comparison;
-    console.log(
-      `  median ratios (this / reference): cpu per delivery ${r.cpuPerDelivery.toFixed(2)}, p50 ${r.p50.toFixed(2)}, ` +
-        `p99 ${r.p99.toFixed(2)}, deliveries/s ${r.deliveriesPerSecond.toFixed(2)}`,
-    );
-    if (comparison.regressions.length > 0) {
-      console.log(`bench:regression: FAILED: ${comparison.regressions.join('; ')}`);
+    console.log(`bench:regression: reference ${reference} (${referenceCommit}) against this checkout, ${PAIRS} alternating pairs of each workload`);
+    const regressions: string[] = [];
+    for (const check of CHECKS) regressions.push(...(await runCheck(check, worktree)));
+    if (regressions.length > 0) {
+      console.log(`bench:regression: FAILED: ${regressions.join('; ')}`);
       process.exitCode = 1;
     } else {
       console.log('bench:regression: passed: no regression beyond the thresholds');
@@ -70,6 +68,37 @@ async function main(): Promise<void> {
     tryGit('worktree', 'remove', '--force', worktree);
     rmSync(worktree, { recursive: true, force: true });
   }
+}
+
+interface Check {
+  readonly name: string;
+  readonly workload: Workload;
+  readonly thresholds: Thresholds;
+}
+
+/** The loaded workload (CPU per delivery is its sharp test), then the idle round trip (its latency). */
+const CHECKS: readonly Check[] = [
+  { name: 'loaded', workload: CI_WORKLOAD, thresholds: DEFAULT_THRESHOLDS },
+  { name: 'idle round trip', workload: IDLE_RTT_WORKLOAD, thresholds: IDLE_RTT_THRESHOLDS },
+];
+
+const show = (figures: RunFigures): string =>
+  `cpu ${figures.cpuPerDeliveryUs.toFixed(2)} µs/delivery  p50 ${figures.p50Ms.toFixed(2)} ms  p99 ${figures.p99Ms.toFixed(2)} ms  ` +
+  `${Math.round(figures.deliveriesPerSecond)} deliveries/s${figures.isClean ? '' : '  (integrity broken)'}`;
+
+/** Runs one workload's alternating pairs and prints them; returns its regressions, each named after the check. */
+async function runCheck(check: Check, worktree: string): Promise<string[]> {
+  const { workload } = check;
+  console.log(`${check.name}: ${workload.clients} clients, ${workload.senders} senders × ${workload.rate}/s, ${workload.duration} s a run`);
+  const comparison = await compare(benchRunner(workload), worktree, ROOT, PAIRS, check.thresholds, (which, pair, figures) => {
+    console.log(`  pair ${pair + 1} ${which.padEnd(9)}  ${show(figures)}`);
+  });
+  const { medianRatios: r } = comparison;
+  console.log(
+    `  median ratios (this / reference): cpu per delivery ${r.cpuPerDelivery.toFixed(2)}, p50 ${r.p50.toFixed(2)}, ` +
+      `p99 ${r.p99.toFixed(2)}, deliveries/s ${r.deliveriesPerSecond.toFixed(2)}`,
+  );
+  return comparison.regressions.map((regression) => `${check.name}: ${regression}`);
 }
 
 /** The reference runs on this checkout's node_modules when its lockfile is the same, else its own. */

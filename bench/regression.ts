@@ -20,6 +20,13 @@ export interface Workload {
 /** Small enough for CI (about 5 s a run), loaded enough that latency reflects the server's work. */
 export const CI_WORKLOAD: Workload = { clients: 200, senders: 10, rate: 20, duration: 4, payload: 64, workers: 2, threads: 1 };
 
+/**
+ * Issue #14's idle round trip, at CI's size: one client alone, 200 lines at 50 a second, each back
+ * long before the next. Its latency is the server's hops and wake-ups, which the loaded workload
+ * above hides under its flushes' coalescing.
+ */
+export const IDLE_RTT_WORKLOAD: Workload = { clients: 1, senders: 1, rate: 50, duration: 4, payload: 64, workers: 2, threads: 1 };
+
 export interface Thresholds {
   /** A candidate is slower when a metric's median ratio is worse than this (0.2: 20 % worse). */
   readonly cpuPerDelivery: number;
@@ -35,6 +42,13 @@ export interface Thresholds {
  * sharp test, and p99 only catches a gross regression.
  */
 export const DEFAULT_THRESHOLDS: Thresholds = { cpuPerDelivery: 0.2, p50: 0.35, p99: 1.5, deliveriesPerSecond: 0.2 };
+
+/**
+ * The idle round trip is judged on its latency alone: at 50 deliveries a second the server's CPU
+ * is its timers and metrics, not the deliveries, and the rate is the bench's. Set from the check
+ * run against itself (docs/BENCHMARKS.md §4): p50 is steady, p99 is one stall away from double.
+ */
+export const IDLE_RTT_THRESHOLDS: Thresholds = { cpuPerDelivery: Infinity, p50: 0.35, p99: 1.5, deliveriesPerSecond: 1 };
 
 export interface RunFigures {
   readonly cpuPerDeliveryUs: number;

@@ -33,8 +33,11 @@ export function isPeerServerName(name: string): name is PeerServerName {
   return Object.hasOwn(PEER_SERVERS, name);
 }
 
-/** The workloads of issue #5 (W1–W5), plus the small one the seed's server survives. */
+/** The workloads of issue #5 (W1–W5), the idle round trip of #14, and the small one the seed's server survives. */
 export const PEER_WORKLOADS: readonly PeerWorkload[] = [
+  // Issue #14: one client alone, 500 lines at 50 a second, each back long before the next is
+  // sent: the round trip of a line through an idle server, which a bot or a reconnect storm feels.
+  { name: 'idle-rtt', clients: 1, senders: 1, rate: 50, duration: 10, ramp: 50 },
   { name: 'seed-sized', clients: 100, senders: 10, rate: 100, duration: 5, ramp: 50 },
   { name: 'W1-connect', clients: 5000, senders: 1, rate: 1, duration: 1, ramp: 5000 },
   { name: 'W2-fanout', clients: 1000, senders: 10, rate: 10, duration: 10, ramp: 2000 },

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BenchResult } from '../../bench/chat-bench.ts';
-import { benchRunner, compare, type RunServer } from '../../bench/regression.ts';
+import { benchRunner, compare, IDLE_RTT_THRESHOLDS, type RunServer } from '../../bench/regression.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -44,6 +44,13 @@ describe('compare', () => {
     const run: RunServer = async (root) => runs[root]!.shift()!;
     const comparison = await compare(run, 'ref', 'new', 3);
     expect(comparison.regressions).toEqual(['server CPU per delivery is 50 % worse (limit 20 %)']);
+  });
+
+  it('judges the idle round trip on its latency only: a slower p50 fails it, more idle CPU does not', async () => {
+    const slowerTrip: RunServer = async (root) => (root === 'ref' ? fakeResult(0.1, 1, 4) : fakeResult(0.1, 2, 4));
+    expect((await compare(slowerTrip, 'ref', 'new', 3, IDLE_RTT_THRESHOLDS)).regressions).toEqual(['p50 latency is 100 % worse (limit 35 %)']);
+    const busierTimers: RunServer = async (root) => (root === 'ref' ? fakeResult(0.1, 1, 4) : fakeResult(0.3, 1, 4));
+    expect((await compare(busierTimers, 'ref', 'new', 3, IDLE_RTT_THRESHOLDS)).regressions).toEqual([]);
   });
 
   it('flags a candidate that loses messages, however fast', async () => {
