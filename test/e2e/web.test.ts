@@ -211,3 +211,33 @@ describe('chatd --web-port: a WebSocket client that stops reading, and the shutd
     expect((await server().exited).code).toBe(0);
   });
 });
+
+describe('chatd --web-port: the idle timeout and flood control hold for WebSocket clients too', () => {
+  const server = useChatd(['--web-port', '0', '--idle-timeout', '2', '--rate-limit', '20', '--rate-burst', '5']);
+
+  it('times out a silent WebSocket client with its line, then close 1000; the others see the timeout', async () => {
+    const tcp = await connectAs(server().port, 'erin');
+    const { client: web, closed } = await greetWebSocket(server(), [tcp]);
+    // Erin keeps talking, so only the web client is silent.
+    const talking = setInterval(() => void tcp.send('still here'), 500);
+    try {
+      await web.waitForLine((line) => line === 'error: no line from you for 2 s; disconnected (send any line to stay)', 5000);
+      expect((await closed).code).toBe(1000);
+      await tcp.waitForLine((line) => line === lineFrom(web, 'time out leave out'), 5000);
+    } finally {
+      clearInterval(talking);
+    }
+  });
+
+  it('slows a WebSocket client past its rate without losing or reordering a line', async () => {
+    const tcp = await connectAs(server().port, 'frank');
+    const { client: web } = await greetWebSocket(server(), [tcp]);
+    const lines = Array.from({ length: 30 }, (_, i) => `burst ${i}`);
+    const startedAt = Date.now();
+    await Promise.all(lines.map((line) => web.send(line)));
+    await web.expectLine('error: slow down: at most 20 lines a second (5 at once); your lines are delayed');
+    for (const line of lines) await tcp.expectLine(lineFrom(web, line));
+    // 25 lines past the burst at 20 a second: a second and more, not all at once.
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1000);
+  });
+});
