@@ -117,6 +117,30 @@ describe('ChatWorker', () => {
     expect(alice.transport.text).toBe('after\r\n');
   });
 
+  it("keeps each client's order when a storm's admits, logins and greetings come in one message", () => {
+    const { worker, clock, accept, broadcast } = startWorker();
+    const [carol, alice, bob] = [accept(), accept(), accept()];
+    clock.advance(STORM_QUIET_MS);
+    worker.deliver([{ kind: 'admit', id: carol.id }]);
+    const greet = (id: number): DeliveryOp => ({ kind: 'send', id, bytes: bytes(`hello ${id}\r\n`) });
+    worker.deliver([
+      { kind: 'admit', id: alice.id },
+      broadcast('alice login\r\n'),
+      greet(alice.id),
+      { kind: 'admit', id: bob.id },
+      broadcast('bob login\r\n'),
+      greet(bob.id),
+      broadcast('chat\r\n'),
+      { kind: 'close', id: carol.id, bytes: bytes('bye carol\r\n'), reason: CloseReason.Quit },
+      broadcast('after carol\r\n'),
+    ]);
+    clock.runImmediates();
+    clock.advance(STORM_QUIET_MS);
+    expect(alice.transport.text).toBe(`alice login\r\nhello ${alice.id}\r\nbob login\r\nchat\r\nafter carol\r\n`);
+    expect(bob.transport.text).toBe(`bob login\r\nhello ${bob.id}\r\nchat\r\nafter carol\r\n`);
+    expect(carol.transport.text).toBe('alice login\r\nbob login\r\nchat\r\nbye carol\r\n');
+  });
+
   it('greets a newcomer at once during a connection storm, while broadcasts wait for the storm to pause', () => {
     const { worker, clock, accept, broadcast } = startWorker();
     const alice = accept();
