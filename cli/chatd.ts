@@ -182,7 +182,11 @@ const readText = (path: string): string => readFileSync(path, 'utf8');
 
 /** What the server reads from files and the environment: the admin token, the message of the day, the certificate. */
 function readInputs(config: ServerConfig): ServerInputs {
-  return { adminToken: readAdminToken(config, process.env, readText), motd: readMotd(config, readText), tls: readTlsIdentity(config, readText) };
+  return { ...readTextInputs(config), tls: readTlsIdentity(config, readText) };
+}
+
+function readTextInputs(config: ServerConfig): Omit<ServerInputs, 'tls'> {
+  return { adminToken: readAdminToken(config, process.env, readText), motd: readMotd(config, readText) };
 }
 
 /**
@@ -198,7 +202,7 @@ function readInputsOrExit(config: ServerConfig): ServerInputs {
     throw error;
   }
   try {
-    return { adminToken: readAdminToken(config, process.env, readText), motd: readMotd(config, readText), tls };
+    return { ...readTextInputs(config), tls };
   } catch (error) {
     if (error instanceof ConfigError) fail('chatd', error.message, EXIT_USAGE);
     throw error;

@@ -5,12 +5,11 @@
 
 import { spawn } from 'node:child_process';
 import { copyFileSync } from 'node:fs';
-import { connect as connectTcp } from 'node:net';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { hasOpenssl, makeSelfSignedCert, type SelfSignedCert } from '../../bench/processes/self-signed-cert.ts';
-import { connectAs, connectTls as connectTlsClient, disconnectAll, lineFrom } from '../helpers/chat-client.ts';
+import { connectAs, connectTls as connectTlsClient, disconnectAll, lineFrom, silentConnectionLifetime } from '../helpers/chat-client.ts';
 import { requireTool } from '../helpers/require-tool.ts';
 import { runChatdToExit, startChatd, stopAllChatd, type ChatdProcess } from '../helpers/start-server.ts';
 
@@ -39,16 +38,6 @@ async function metricTotal(server: ChatdProcess, name: string): Promise<number> 
   let total = 0;
   for (const line of text.split('\n')) if (line.startsWith(`${name}{`)) total += Number(line.slice(line.lastIndexOf(' ') + 1));
   return total;
-}
-
-/** Milliseconds until the server closes a plain TCP connection to `port` on which nothing is sent. */
-function silentConnectionLifetime(port: number): Promise<number> {
-  const startedAt = Date.now();
-  return new Promise((resolve) => {
-    const socket = connectTcp({ host: '127.0.0.1', port });
-    socket.on('error', () => {});
-    socket.once('close', () => resolve(Date.now() - startedAt));
-  });
 }
 
 /** The subject CN of the certificate a fresh TLS handshake to `port` is shown. */

@@ -467,3 +467,13 @@ async function waitUntilGone(server: ChatdProcess, addr: string): Promise<void> 
     (record, index) => index > joinedAt && isPrimary(record) && (record['event'] === 'leave' || record['event'] === 'kick'),
   );
 }
+
+/** Milliseconds until the server closes a plain TCP connection to `port` on which nothing is ever sent. */
+export function silentConnectionLifetime(port: number): Promise<number> {
+  const startedAt = Date.now();
+  return new Promise((resolve) => {
+    const socket = connectSocket({ host: '127.0.0.1', port });
+    socket.on('error', () => {}); // a reset is one way to be closed
+    socket.once('close', () => resolve(Date.now() - startedAt));
+  });
+}
