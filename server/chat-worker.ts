@@ -7,8 +7,6 @@ import { formatAddress } from '../protocol/index.ts';
 import { CloseReason } from '../room/close-reason.ts';
 import type { Log } from '../room/log.ts';
 import { Connection, type ConnectionHooks } from './connection.ts';
-import { NOBODY } from '../room/delivery.ts';
-import { BroadcastRun } from './broadcast-run.ts';
 import { FanOutBatch } from './fan-out-batch.ts';
 import { FlushPolicy } from './flush-policy.ts';
 import { MAX_WORKERS, type ClientEvent, type DeliveryOp, type WorkerMessage, type WorkerSettings } from './messages.ts';
@@ -34,8 +32,6 @@ export class ChatWorker {
   #dirty: Connection[] = [];
   /** Connections with output for them alone (a reply, a greeting, their end): written after this turn. */
   #urgent: Connection[] = [];
-  /** The broadcasts to everyone of the 'deliver' message being carried out (deliver). */
-  readonly #run = new BroadcastRun<Connection>();
   /** Events of this turn, posted to the primary in one message. */
   #events: ClientEvent[] = [];
   #isEventFlushScheduled = false;
@@ -105,45 +101,33 @@ export class ChatWorker {
     this.#addEvent({ kind: 'connect', id, addr, ip: transport.remoteAddress });
   }
 
-  /**
-   * Carries out one 'deliver' message, op by op in the order given (docs/ARCHITECTURE.md §2 rule 7).
-   * Broadcasts to everyone are appended to the batch as they come, and queued to each connection
-   * once per run of them (server/broadcast-run.ts): a connection admitted inside the run starts
-   * where it was admitted, and one that gets something of its own inside it has its share so far
-   * queued first, so every connection sees exactly the order of the ops. A storm's admit, login
-   * and greeting ops thus cost one pass over the connections per message, not one per login
-   * (#14: during W1 those passes were a fifth of a worker's time).
-   */
+  /** Carries out one 'deliver' message, op by op in the order given (docs/ARCHITECTURE.md §2 rule 7). */
   deliver(ops: readonly DeliveryOp[]): void {
     const started = this.#clock.now();
     const connections = this.#connections;
-    const run = this.#run;
     for (const op of ops) {
       switch (op.kind) {
-        case 'admit': {
-          const connection = connections.get(op.id);
-          if (connection === undefined || connection.isAdmitted) break;
-          connection.admit();
-          // It gets the broadcasts decided after its admission, not those of the run before it.
-          if (connection.isAdmitted) run.startAt(connection, this.#batch.sharedEnd);
+        case 'admit':
+          connections.get(op.id)?.admit();
           break;
-        }
         case 'broadcast': {
-          if (op.except !== NOBODY) {
-            this.#endRun();
-            this.#broadcastExcept(op.bytes, op.messages, op.except);
-            break;
-          }
-          // Encoded once by the primary; every recipient gets a range of the batch, never a copy.
-          run.open(this.#batch.sharedEnd);
+          // Encoded once by the primary; every recipient gets the same range of the batch.
+          const start = this.#batch.sharedEnd;
           this.#batch.appendShared(op.bytes);
-          run.appended(this.#batch.sharedEnd, op.messages);
+          const end = this.#batch.sharedEnd;
+          let recipients = 0;
+          for (const connection of connections.values()) {
+            if (connection.isAdmitted && connection.id !== op.except) {
+              connection.queueShared(start, end);
+              recipients++;
+            }
+          }
+          this.#counters.deliveries += recipients * op.messages;
           break;
         }
         case 'send': {
           const connection = connections.get(op.id);
           if (connection === undefined) break;
-          this.#settle(connection);
           connection.queue(op.bytes);
           this.#counters.deliveries++;
           break;
@@ -151,7 +135,6 @@ export class ChatWorker {
         case 'close': {
           const connection = connections.get(op.id);
           if (connection === undefined) break;
-          this.#settle(connection);
           if (op.bytes !== null) {
             connection.queue(op.bytes);
             this.#counters.deliveries++;
@@ -161,53 +144,7 @@ export class ChatWorker {
         }
       }
     }
-    this.#endRun();
     this.#deliverSeconds += (this.#clock.now() - started) / 1000;
-  }
-
-  /** Queues the open run's broadcasts so far to `connection`, before a line of its own. */
-  #settle(connection: Connection): void {
-    const run = this.#run;
-    if (!run.isOpen || !connection.isAdmitted) return;
-    const end = this.#batch.sharedEnd;
-    const start = run.startOf(connection);
-    if (start < end) {
-      connection.queueShared(start, end);
-      this.#counters.deliveries += run.messagesBetween(start, end);
-    }
-    run.startAt(connection, end);
-  }
-
-  /** Queues the open run to every admitted connection, from where each starts, and closes it. */
-  #endRun(): void {
-    const run = this.#run;
-    if (!run.isOpen) return;
-    const end = this.#batch.sharedEnd;
-    let deliveries = 0;
-    for (const connection of this.#connections.values()) {
-      if (!connection.isAdmitted) continue;
-      const start = run.startOf(connection);
-      if (start >= end) continue;
-      connection.queueShared(start, end);
-      deliveries += run.messagesBetween(start, end);
-    }
-    this.#counters.deliveries += deliveries;
-    run.close();
-  }
-
-  /** A broadcast to all but one (a rename's, a timeout's): a pass over the connections of its own. */
-  #broadcastExcept(bytes: Uint8Array, messages: number, except: number): void {
-    const start = this.#batch.sharedEnd;
-    this.#batch.appendShared(bytes);
-    const end = this.#batch.sharedEnd;
-    let recipients = 0;
-    for (const connection of this.#connections.values()) {
-      if (connection.isAdmitted && connection.id !== except) {
-        connection.queueShared(start, end);
-        recipients++;
-      }
-    }
-    this.#counters.deliveries += recipients * messages;
   }
 
   /**
