@@ -148,6 +148,12 @@ function parseArguments(argv: string[]): ServerConfig {
       defaultDescription: "the page's own",
       describe: 'other origins whose pages may open a WebSocket, comma separated, e.g. https://chat.example.com',
     })
+    .option('data-dir', {
+      type: 'string',
+      requiresArg: true,
+      defaultDescription: 'none: history in memory only',
+      describe: 'a directory where the history is kept (SQLite), so that a restart keeps it (docs/OPERATIONS.md §11)',
+    })
     .option('log-level', {
       type: 'string',
       defaultDescription: DEFAULT_LOG_LEVEL,

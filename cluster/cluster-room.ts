@@ -15,6 +15,7 @@ import {
   nameKeys,
   nameTaken,
   noSuchUser,
+  resumeOff,
   type CommandHandlers,
   type ProtocolError,
   type WhoEntry,
@@ -65,6 +66,8 @@ export class ClusterRoom implements Room, LinkStatus {
   #linkLosses = 0;
   /** Resyncs sent so far: a heartbeat sent before the latest one may say `lost` and is old news. */
   #resyncs = 0;
+  /** The time of the event being handled (ms, monotonic). */
+  #now = 0;
 
   constructor(settings: RoomSettings, parts: ClusterParts) {
     this.#node = parts.node ?? newNodeId();
@@ -135,6 +138,7 @@ export class ClusterRoom implements Room, LinkStatus {
 
   handle(event: ClientEvent, now: number): void {
     const core = this.#core;
+    this.#now = now;
     switch (event.kind) {
       case 'connect':
         return this.#connect(event.id, event.addr, event.ip, now);
@@ -159,6 +163,7 @@ export class ClusterRoom implements Room, LinkStatus {
   }
 
   expireIdle(now: number): number | undefined {
+    this.#now = now;
     for (const client of this.#core.takeIdle(now)) this.#leave(client, CloseReason.IdleTimeout, 'timeout');
     return this.#core.nextIdleDeadline();
   }
@@ -167,7 +172,8 @@ export class ClusterRoom implements Room, LinkStatus {
     return this.#core.nextIdleDeadline();
   }
 
-  dropConnections(isLost: (id: number) => boolean): void {
+  dropConnections(isLost: (id: number) => boolean, now: number): void {
+    this.#now = now;
     for (const client of [...this.#core.locals()]) {
       if (isLost(client.id) && !client.isLeaving) this.#leave(client, CloseReason.WorkerFailed, 'left');
     }
@@ -187,7 +193,7 @@ export class ClusterRoom implements Room, LinkStatus {
   #connect(id: number, addr: string, ip: string, now: number): void {
     if (!this.#core.admits(id, addr, ip)) return;
     const key = `${this.#node}/${id}`;
-    const client: ClusterClient = { id, client: key, addr, ip, name: addr, isAdmitted: false, isLeaving: false, replies: new ReplyQueue() };
+    const client: ClusterClient = { id, client: key, addr, ip, name: addr, isAdmitted: false, isLeaving: false, seenUpTo: 0, isPositioned: false, replies: new ReplyQueue() };
     this.#core.enter(client, now);
     // Its login, admission and greeting come back through the stream.
     this.#requests.send(client, 'join', [key, addr, addr, ...keysOf(addr)], {
@@ -233,6 +239,10 @@ export class ClusterRoom implements Room, LinkStatus {
       }),
     quit: (client) => this.#leave(client, CloseReason.Quit, 'quit'),
     help: (client) => this.#requests.later(client, () => this.#core.send(client, this.#core.texts.help)),
+    history: (client, { count }) => this.#requests.later(client, () => this.#core.sendHistory(client, count)),
+    // Sessions are not shared through Redis yet: a cluster node holds none.
+    token: (client) => this.#requests.later(client, () => this.#core.replyError(client, resumeOff())),
+    resume: (client) => this.#requests.later(client, () => this.#core.replyError(client, resumeOff())),
     invalid: (client, { error }) => this.#replyError(client, error),
   };
 
@@ -242,7 +252,7 @@ export class ClusterRoom implements Room, LinkStatus {
    * before it, then is closed.
    */
   #leave(client: ClusterClient, reason: CloseReason, why: 'quit' | 'left' | 'timeout'): void {
-    this.#core.startLeaving(client, reason);
+    this.#core.startLeaving(client, reason, this.#now);
     const applyHere = (): void => this.#core.apply(why === 'timeout' ? { kind: 'timeout', client: client.client } : { kind: 'leave', client: client.client, reason });
     this.#requests.send(client, 'leave', [client.client, why], { local: applyHere });
   }
@@ -307,7 +317,7 @@ export class ClusterRoom implements Room, LinkStatus {
     this.#linkLosses++;
     this.#log.warn({ event: 'cluster-link-down' }, 'lost the link to Redis; serving this node\'s clients alone');
     this.#requests.linkDown();
-    this.#core.apply({ kind: 'announce', text: LINK_DOWN_NOTICE });
+    this.#core.apply({ kind: 'notice', text: LINK_DOWN_NOTICE });
     this.#requests.caughtUp();
   }
 
@@ -315,7 +325,7 @@ export class ClusterRoom implements Room, LinkStatus {
     if (this.#isStopped) return;
     this.#log.warn({ event: 'cluster-link-up' }, 'the link to Redis is back');
     this.#resync();
-    this.#core.apply({ kind: 'announce', text: LINK_UP_NOTICE });
+    this.#core.apply({ kind: 'notice', text: LINK_UP_NOTICE });
   }
 }
 

@@ -3,7 +3,7 @@
 // and the Command each becomes. The parser reads the table, /help prints it, and the rooms dispatch
 // on its types through CommandHandlers (after ergo's irc/commands.go). Pure: data, types, one helper.
 
-import { renameSyntax, type ProtocolError } from './errors.ts';
+import { commandSyntax, renameSyntax, type ProtocolError } from './errors.ts';
 import { checkName } from './names.ts';
 
 /**
@@ -18,6 +18,12 @@ export type Command =
   | { readonly type: 'msg'; readonly to: string; readonly text: string }
   | { readonly type: 'quit' }
   | { readonly type: 'help' }
+  /** §10.2: the last `count` history entries; null: the default number. */
+  | { readonly type: 'history'; readonly count: number | null }
+  /** §10.3 */
+  | { readonly type: 'token' }
+  /** §10.4: take back the session of `token`, whose client last received `position`. */
+  | { readonly type: 'resume'; readonly token: string; readonly position: number }
   | { readonly type: 'invalid'; readonly error: ProtocolError };
 
 export type CommandType = Command['type'];
@@ -63,9 +69,10 @@ export type SeedForm =
 
 /**
  * The argument shapes a command can have (§3.4): none, one that takes the rest of the line
- * (`/rename NEW`), or one word and the rest (`/msg NAME TEXT`). Every argument is required, and
- * the last is trimmed but keeps its inner white space (`/msg bob hi  there` gives TEXT `hi  there`).
- * A missing one is `CHAT_ERR_COMMAND_SYNTAX` with the usage.
+ * (`/rename NEW`), or one word and the rest (`/msg NAME TEXT`). Every argument is required but
+ * the one of a command marked `isArgumentOptional` (`/history [N]`), and the last is trimmed but
+ * keeps its inner white space (`/msg bob hi  there` gives TEXT `hi  there`). A missing one is
+ * `CHAT_ERR_COMMAND_SYNTAX` with the usage.
  */
 export type ParameterNames = readonly [] | readonly [string] | readonly [string, string];
 
@@ -82,6 +89,8 @@ export interface CommandDefinition {
    * IRC's QUIT) or refused with the usage (`/who all`). A command with parameters has none left.
    */
   readonly ignoresRest: boolean;
+  /** Its one parameter may be left out: the command alone is `build()` with no argument. */
+  readonly isArgumentOptional?: boolean;
   readonly seedForm?: SeedForm;
   /** What it does, as /help says it. */
   readonly summary: string;
@@ -128,6 +137,25 @@ function seedUsage(form: SeedForm, parameters: readonly string[]): string {
 const WHO: CommandOfType<'who'> = { type: 'who' };
 const QUIT: CommandOfType<'quit'> = { type: 'quit' };
 const HELP: CommandOfType<'help'> = { type: 'help' };
+const TOKEN: CommandOfType<'token'> = { type: 'token' };
+const HISTORY_DEFAULT: CommandOfType<'history'> = { type: 'history', count: null };
+
+/** A count or a position as §10 writes them: decimal digits, no sign, within a safe integer. */
+const DECIMAL = /^[0-9]{1,15}$/;
+
+/** §10.2: `/history` alone, or with a positive count. */
+function history(usage: string, count: string | undefined): CommandOfType<'history'> | CommandOfType<'invalid'> {
+  if (count === undefined) return HISTORY_DEFAULT;
+  const value = DECIMAL.test(count) ? Number(count) : 0;
+  return value >= 1 ? { type: 'history', count: value } : { type: 'invalid', error: commandSyntax(usage) };
+}
+
+/** §10.4: POSITION is `N` or `@N`; TOKEN is checked by the room, which knows the tokens. */
+function resume(usage: string, token: string, position: string): CommandOfType<'resume'> | CommandOfType<'invalid'> {
+  const digits = position.startsWith('@') ? position.slice(1) : position;
+  if (!DECIMAL.test(digits)) return { type: 'invalid', error: commandSyntax(usage) };
+  return { type: 'resume', token, position: Number(digits) };
+}
 
 /** §4: NEW is stored in NFKC, or refused with the rule it breaks. */
 function rename(raw: string): CommandOfType<'rename'> | CommandOfType<'invalid'> {
@@ -185,6 +213,34 @@ export const COMMANDS: { readonly [Type in NamedCommandType]: CommandDefinition 
     ignoresRest: true,
     summary: 'show this list',
     build: () => HELP,
+  }),
+  // §10.2
+  history: defineCommand({
+    type: 'history',
+    name: 'history',
+    parameters: ['[N]'],
+    ignoresRest: false,
+    isArgumentOptional: true,
+    summary: 'show the last N lines said (default 20), with their times',
+    build: (count) => history(COMMANDS.history.usage, count),
+  }),
+  // §10.3
+  token: defineCommand({
+    type: 'token',
+    name: 'token',
+    parameters: [],
+    ignoresRest: false,
+    summary: 'get a token to come back with after a drop; lines then carry their @N',
+    build: () => TOKEN,
+  }),
+  // §10.4: TOKEN is one word; POSITION the rest, checked to be one number.
+  resume: defineCommand({
+    type: 'resume',
+    name: 'resume',
+    parameters: ['TOKEN', 'POSITION'],
+    ignoresRest: false,
+    summary: 'come back after a drop and get the lines you missed',
+    build: (token, position) => resume(COMMANDS.resume.usage, token, position),
   }),
 };
 

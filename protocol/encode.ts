@@ -110,3 +110,64 @@ export function encodeMotd(lines: readonly string[]): string {
 
 /** What a newcomer is told when the operator did not write a message of the day (--motd). */
 export const DEFAULT_MOTD: readonly string[] = ['welcome to chatd: every line you send goes to everyone online; /help lists the commands'];
+
+// ── History and resume (§10) ────────────────────────────────────────────────────────────────
+
+/** The kinds of event the history keeps: what everyone hears said, not who comes and goes. */
+export type HistoryKind = 'chat' | 'rename' | 'announce';
+
+/** One entry of the history (§10.1), as the room keeps it and a store writes it. */
+export interface HistoryEntry {
+  /** Its place in the global order, `@N`: 1 for the first entry ever kept. */
+  readonly position: number;
+  /** When it was said: milliseconds since the epoch, UTC. */
+  readonly time: number;
+  readonly kind: HistoryKind;
+  /** The speaker's address and name as they were then ('' for an announcement; a rename's old name). */
+  readonly addr: string;
+  readonly name: string;
+  /** The chat line, the new name of a rename, or the announcement's text. */
+  readonly text: string;
+}
+
+/** The entry as it was broadcast (§10.2 `live-line`), CRLF included. */
+export function encodeLive(entry: HistoryEntry): string {
+  switch (entry.kind) {
+    case 'chat':
+      return encodeChat(entry.addr, entry.name, entry.text);
+    case 'rename':
+      return encodeRenamed(entry.addr, entry.name, entry.text);
+    case 'announce':
+      return encodeAnnouncement(entry.text);
+  }
+}
+
+/** §10.3: a live line with its position, for a client that asked for a token. */
+export const encodePositioned = (position: number, live: string): string => `@${position} ${live}`;
+
+/** `history @N TIME LIVE-LINE` (§10.2). */
+export const encodeHistoryLine = (entry: HistoryEntry): string =>
+  `history @${entry.position} ${new Date(entry.time).toISOString()} ${encodeLive(entry)}`;
+
+const entries = (count: number): string => (count === 1 ? '1 entry' : `${count} entries`);
+
+/** The `/history` reply (§10.2): the header, then each entry, oldest first. */
+export function encodeHistory(list: readonly HistoryEntry[]): string {
+  let out = `history: ${entries(list.length)}${SERVER_EOL}`;
+  for (const entry of list) out += encodeHistoryLine(entry);
+  return out;
+}
+
+/** The first part of a resume (§10.4): what the client missed, and how many are no longer kept. */
+export function encodeResumeReply(list: readonly HistoryEntry[], lost: number): string {
+  const gap = lost > 0 ? `, and ${lost} before them that are no longer kept` : '';
+  let out = `resume: ${entries(list.length)} you missed${gap}${SERVER_EOL}`;
+  for (const entry of list) out += encodeHistoryLine(entry);
+  return out;
+}
+
+/** §10.3 `token TOKEN @N`. */
+export const encodeToken = (token: string, position: number): string => `token ${token} @${position}${SERVER_EOL}`;
+
+/** §10.4 `resumed TOKEN @N`: the new token, and where the client is now. */
+export const encodeResumed = (token: string, position: number): string => `resumed ${token} @${position}${SERVER_EOL}`;

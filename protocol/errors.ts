@@ -16,6 +16,9 @@ export const ERROR_CODES = {
   NO_SUCH_USER: 'CHAT_ERR_NO_SUCH_USER',
   RATE_LIMITED: 'CHAT_ERR_RATE_LIMITED',
   CLUSTER_UNAVAILABLE: 'CHAT_ERR_CLUSTER_UNAVAILABLE',
+  RESUME_REFUSED: 'CHAT_ERR_RESUME_REFUSED',
+  RESUME_AHEAD: 'CHAT_ERR_RESUME_AHEAD',
+  RESUME_OFF: 'CHAT_ERR_RESUME_OFF',
   FLOODING: 'CHAT_ERR_FLOODING',
   TOO_MANY_FROM_ADDRESS: 'CHAT_ERR_TOO_MANY_FROM_ADDRESS',
   SERVER_FULL: 'CHAT_ERR_SERVER_FULL',
@@ -83,6 +86,17 @@ export const rateLimited = (linesPerSecond: number, burst: number): ProtocolErro
 
 export const clusterUnavailable = (): ProtocolError =>
   stays(ERROR_CODES.CLUSTER_UNAVAILABLE, 'this server has lost its link to the other chat servers; try again in a moment');
+
+export const resumeRefused = (windowSeconds: number): ProtocolError =>
+  stays(
+    ERROR_CODES.RESUME_REFUSED,
+    `cannot resume: that token is unknown, used, or older than the resume window (${windowSeconds} s); lines said since you left may be missed: /history shows the last ones`,
+  );
+
+export const resumeAhead = (position: number, latest: number): ProtocolError =>
+  stays(ERROR_CODES.RESUME_AHEAD, `cannot resume at @${position}: the chat is only at @${latest}; send the position of the last line you received`);
+
+export const resumeOff = (): ProtocolError => stays(ERROR_CODES.RESUME_OFF, 'this server does not hold sessions (--resume-window 0)');
 
 // Errors that are the last line before the server closes the connection (§6.2).
 

@@ -77,7 +77,7 @@ interface SlashReader {
 
 const SLASH_READERS: readonly SlashReader[] = COMMAND_LIST.map((definition) => {
   const usageError = invalid(commandSyntax(definition.usage));
-  const alone = definition.parameters.length === 0 ? definition.build() : usageError;
+  const alone = definition.parameters.length === 0 || definition.isArgumentOptional === true ? definition.build() : usageError;
   return { name: definition.name, alone, usageError, definition };
 });
 
@@ -110,15 +110,18 @@ for (const { word } of SEED_READERS) {
  * Whether `text` holds `word` (lower-case ASCII) at `start`, ignoring the case of ASCII letters:
  * how command words are matched (§3.1, §3.4: any case). It decides what `toLowerCase()` and `===`
  * decided before the table: of the characters that lowercase to ASCII, only A-Z are not ASCII
- * already, but for the Kelvin sign (to k) and U+0130 (to i and a combining dot, which no word
- * holds); and no command word holds a k (test/protocol/commands.test.ts checks).
+ * already, but for the Kelvin sign (to k, which `/token` holds, so it is taken for one) and
+ * U+0130 (to i and a combining dot, which no word holds).
  * fast path: nothing is sliced or lowercased, which every slash command and every chat line
  * starting with w or r paid for whole (about 20 ns for a line of 15 characters).
  */
+const KELVIN_SIGN = 0x212a;
+
 function hasWordAt(text: string, start: number, word: string): boolean {
   for (let index = 0; index < word.length; index++) {
     let code = text.charCodeAt(start + index);
     if (code >= 0x41 && code <= 0x5a) code += 0x20;
+    else if (code === KELVIN_SIGN) code = 0x6b;
     if (code !== word.charCodeAt(index)) return false;
   }
   return true;

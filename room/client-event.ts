@@ -5,7 +5,14 @@ import type { Command, ProtocolError } from '../protocol/index.ts';
 import type { CloseReason } from './close-reason.ts';
 
 export type ClientEvent =
-  | { readonly kind: 'connect'; readonly id: number; readonly addr: string; readonly ip: string }
+  /** `resume`: a WebSocket that asked in its handshake to take back a session (PROTOCOL.md §10.5). */
+  | {
+      readonly kind: 'connect';
+      readonly id: number;
+      readonly addr: string;
+      readonly ip: string;
+      readonly resume?: { readonly token: string; readonly position: number };
+    }
   /** A complete line: carried out by the room, and it counts as activity. */
   | { readonly kind: 'command'; readonly id: number; readonly command: Command }
   /** A framing error before any line is complete (a line too long): answered, not activity. */

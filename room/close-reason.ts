@@ -28,14 +28,17 @@ export const CloseReason = {
   ProtocolViolation: 'ProtocolViolation',
   /** A WebSocket client did not answer a ping by the next one (--web-keepalive). */
   KeepaliveTimeout: 'KeepaliveTimeout',
+  /** Its session was resumed on another connection (PROTOCOL.md §10.4): the old one is closed. */
+  Replaced: 'Replaced',
 } as const;
 
 export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
 
 /**
- * The reasons a client is put out by the server: every reason but the client's own leaving
- * (ClientClosed, Quit). Logged as `kick`, counted by `chatd_kicks_total{reason}`.
+ * The reasons a client is put out by the server: every reason but the client's own doing
+ * (ClientClosed, Quit, and Replaced: it resumed elsewhere). Logged as `kick`, counted by
+ * `chatd_kicks_total{reason}`.
  */
 export const KICK_REASONS: readonly CloseReason[] = Object.values(CloseReason).filter(
-  (reason) => reason !== CloseReason.ClientClosed && reason !== CloseReason.Quit,
+  (reason) => reason !== CloseReason.ClientClosed && reason !== CloseReason.Quit && reason !== CloseReason.Replaced,
 );

@@ -13,8 +13,13 @@ export const NOBODY = -1;
 export interface Delivery {
   /** The connection is online: from now on it receives broadcasts. */
   admit(id: number): void;
-  /** To every online client except `except` (NOBODY: to all). */
-  broadcast(text: string, except: number): void;
+  /**
+   * To every online client except `except` (NOBODY: to all); those that asked for positions
+   * (`position`) get `positioned` instead when it is given (PROTOCOL.md §10.3).
+   */
+  broadcast(text: string, except: number, positioned?: string): void;
+  /** From now on the connection gets the positioned form of a broadcast that has one. */
+  position(id: number): void;
   send(id: number, text: string): void;
   /** Sends `text` if given, then closes the connection. */
   close(id: number, text: string | null, reason: CloseReason): void;

@@ -4,22 +4,14 @@
 // here as it broadcasts it, and hands it to the sink that keeps it on disk (store/, --data-dir).
 // Pure; runs in the primary thread.
 
-/** The kinds of event the history keeps: what everyone hears said, not who comes and goes. */
-export type HistoryKind = 'chat' | 'rename' | 'announce';
+import type { HistoryEntry } from '../protocol/index.ts';
+
+export type { HistoryEntry, HistoryKind } from '../protocol/index.ts';
 
 /** Where an event stands in the history: its position (`@N`) and when it was said (ms, UTC). */
 export interface Stamp {
   readonly position: number;
   readonly time: number;
-}
-
-export interface HistoryEntry extends Stamp {
-  readonly kind: HistoryKind;
-  /** The speaker's address and name as they were then ('' for an announcement; a rename's old name). */
-  readonly addr: string;
-  readonly name: string;
-  /** The chat line, the new name of a rename, or the announcement's text. */
-  readonly text: string;
 }
 
 /** What keeps the entries beyond this process (store/history-store.ts), or nothing. */

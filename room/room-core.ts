@@ -9,26 +9,39 @@ import {
   encodeChat,
   encodeError,
   encodeGreeting,
+  encodeHistory,
+  encodeLive,
   encodeLogin,
   encodeLogout,
   encodeMsgOk,
+  encodePositioned,
   encodePrivate,
   encodeRenamed,
   encodeRenameOk,
+  encodeResumed,
+  encodeResumeReply,
   encodeTimedOut,
+  encodeToken,
   idleTimeout,
+  resumeAhead,
+  resumeOff,
+  resumeRefused,
+  type HistoryEntry,
+  type HistoryKind,
   type ProtocolError,
   type WhoEntry,
 } from '../protocol/index.ts';
 import { AdmissionLimits } from './admission-limits.ts';
 import { CloseReason } from './close-reason.ts';
 import { NO_OBSERVER, NOBODY, type Delivery, type RoomObserver } from './delivery.ts';
+import { ChatHistory, type HistorySink, type Stamp } from './history.ts';
 import type { IdleTimer } from './idle-timer.ts';
 import type { Log } from './log.ts';
 import { NameRegistry } from './name-registry.ts';
 import { RefusalLog } from './refusal-log.ts';
+import { ResumeSessions } from './resume-sessions.ts';
 import type { RoomEvent } from './room-events.ts';
-import type { RoomSettings } from './room.ts';
+import { DEFAULT_HISTORY_SIZE, DEFAULT_RESUME_WINDOW_SECONDS, type RoomSettings } from './room.ts';
 import { idleTimerFor, RoomTexts } from './room-texts.ts';
 
 /** One of this node's connections, from its connect until its leave is applied. */
@@ -49,6 +62,38 @@ export interface LocalClient<Client> {
   isAdmitted: boolean;
   /** Its leave has been decided: further lines from it are dropped, and no timer runs for it. */
   isLeaving: boolean;
+  /**
+   * The newest history position when it was let in: entries after it reach it live, so a
+   * `/resume` on this connection replays only up to here (PROTOCOL.md §10.4). Set at its login.
+   */
+  seenUpTo: number;
+  /** It asked for a token: its live history lines carry their positions (§10.3). */
+  isPositioned: boolean;
+}
+
+/**
+ * Why a connection ended that leaves its session held for a resume (§10.4): it dropped, or the
+ * server lost it. A quit, an idle timeout or a kick for what the client did ends the session.
+ */
+const RESUMABLE: ReadonlySet<CloseReason> = new Set([
+  CloseReason.ClientClosed,
+  CloseReason.SocketError,
+  CloseReason.SlowConsumer,
+  CloseReason.KeepaliveTimeout,
+  CloseReason.WorkerFailed,
+]);
+
+/** The history a room starts with and where its entries go beyond this process. */
+export interface HistoryParts {
+  /** What a store kept (store/, --data-dir), oldest first. */
+  readonly entries?: readonly HistoryEntry[];
+  readonly sink?: HistorySink;
+}
+
+/** A resume the room was asked for (§10.4, §10.5). */
+export interface ResumeRequest {
+  readonly token: string;
+  readonly position: number;
 }
 
 /** What a room is given to work with, besides its settings. */
@@ -58,11 +103,20 @@ export interface RoomParts {
   readonly observer?: RoomObserver;
   /** For the log lines: which worker thread owns a connection (server/messages.ts `workerOf`). */
   readonly workerOf?: (id: number) => number;
+  readonly history?: HistoryParts;
+  /** The time of day for history entries (ms since the epoch; default Date.now). */
+  readonly wallClock?: () => number;
 }
+
+/** `/history` without N (§10.2). */
+export const DEFAULT_HISTORY_REPLY = 20;
 
 export class RoomCore<Client, Local extends LocalClient<Client> = LocalClient<Client>> {
   readonly members = new NameRegistry<Client>();
   readonly texts: RoomTexts;
+  readonly history: ChatHistory;
+  readonly sessions: ResumeSessions<Local>;
+  readonly wallClock: () => number;
   readonly #settings: RoomSettings;
   readonly #delivery: Delivery;
   readonly #log: Log;
@@ -73,6 +127,10 @@ export class RoomCore<Client, Local extends LocalClient<Client> = LocalClient<Cl
   readonly #idle: IdleTimer;
   readonly #limits: AdmissionLimits;
   readonly #refusals: RefusalLog;
+  readonly #historySink: HistorySink | null;
+  readonly #historyOnJoin: number;
+  /** Admitted connections that asked for positions: none, and history lines go out as they always did. */
+  #positioned = 0;
 
   constructor(settings: RoomSettings, parts: RoomParts) {
     this.#settings = settings;
@@ -84,6 +142,16 @@ export class RoomCore<Client, Local extends LocalClient<Client> = LocalClient<Cl
     this.#limits = new AdmissionLimits(settings);
     this.#refusals = new RefusalLog(parts.log);
     this.texts = new RoomTexts(settings);
+    this.history = new ChatHistory(settings.historySize ?? DEFAULT_HISTORY_SIZE, parts.history?.entries);
+    this.#historySink = parts.history?.sink ?? null;
+    this.#historyOnJoin = Math.min(settings.historyOnJoin ?? 0, this.history.capacity);
+    this.sessions = new ResumeSessions((settings.resumeWindowSeconds ?? DEFAULT_RESUME_WINDOW_SECONDS) * 1000);
+    this.wallClock = parts.wallClock ?? Date.now;
+  }
+
+  /** The stamp of the next entry a single node decides (§10.1). */
+  nextStamp(): Stamp {
+    return this.history.nextStamp(this.wallClock());
   }
 
   /** This node's connections, admitted or on their way in or out. */
@@ -135,12 +203,15 @@ export class RoomCore<Client, Local extends LocalClient<Client> = LocalClient<Cl
    * Its leave is decided (its event follows): no more lines, no timer, and the log line
    * (OPERATIONS.md §5): `leave` when it left by itself, `kick` and a kick counted for the rest.
    */
-  startLeaving(local: Local, reason: CloseReason): void {
+  startLeaving(local: Local, reason: CloseReason, now: number): void {
     local.isLeaving = true;
     this.#idle.remove(local.id);
+    // §10.4: a drop holds its session (and its chosen name) for a resume; any other leave ends it.
+    if (RESUMABLE.has(reason) && local.isAdmitted) this.sessions.hold(local, local.name === local.addr ? null : local.name, now);
+    else this.sessions.end(local);
     // `online`: this node's connections once this one is gone.
     const fields = { event: 'leave', addr: local.addr, name: local.name, online: this.#byId.size - 1, reason };
-    if (reason === CloseReason.ClientClosed || reason === CloseReason.Quit) {
+    if (reason === CloseReason.ClientClosed || reason === CloseReason.Quit || reason === CloseReason.Replaced) {
       this.#log.info(fields, 'client left');
       return;
     }
@@ -155,6 +226,7 @@ export class RoomCore<Client, Local extends LocalClient<Client> = LocalClient<Cl
     this.#byClient.delete(local.client);
     this.#idle.remove(local.id);
     this.#limits.release(local.ip);
+    if (local.isPositioned && local.isAdmitted) this.#positioned--;
   }
 
   /** Connections idle since before `now` whose leave the sequencer must now decide. */
@@ -191,6 +263,83 @@ export class RoomCore<Client, Local extends LocalClient<Client> = LocalClient<Cl
     this.send(local, encodeError(error));
   }
 
+  /** Whether a name is taken by someone online or held for a dropped session (§10.4). */
+  isNameHeld(name: string, now: number): boolean {
+    return this.sessions.isNameHeld(name, now);
+  }
+
+  // ── history and resume (PROTOCOL.md §10) ──────────────────────────────────────────────────
+
+  /** `/history [N]`: the last N entries (default 20), to this client only. */
+  sendHistory(local: Local, count: number | null): void {
+    this.send(local, encodeHistory(this.history.last(count ?? DEFAULT_HISTORY_REPLY)));
+  }
+
+  /** `/token`: its token, and positions on its live history lines from now on. */
+  giveToken(local: Local): void {
+    if (!this.sessions.isOn) return this.replyError(local, resumeOff());
+    const token = this.sessions.issue(local);
+    this.#position(local);
+    this.send(local, encodeToken(token, this.history.latest));
+  }
+
+  /**
+   * Checks a resume before anything happens; returns the error to tell, or null when it can go
+   * ahead (the token is not used up by a refusal).
+   */
+  refuseResume(request: ResumeRequest, now: number): ProtocolError | null {
+    if (!this.sessions.isOn) return resumeOff();
+    if (this.sessions.find(request.token, now) === undefined) return resumeRefused(this.sessions.windowMs / 1000);
+    if (request.position > this.history.latest) return resumeAhead(request.position, this.history.latest);
+    return null;
+  }
+
+  /**
+   * Carries out a resume that `refuseResume` let through, on `local`: a connection online under
+   * its address (a `/resume` line), or one not yet let in (the WebSocket handshake, §10.5). The
+   * session's old connection, if it is somehow still here, is closed first through `leave`, the
+   * sequencer's own leave. Then the entries it missed up to what this connection was sent live,
+   * its name back (a login), and `resumed` with a new token.
+   */
+  resume(local: Local, request: ResumeRequest, now: number, leave: (old: Local) => void): void {
+    const session = this.sessions.find(request.token, now);
+    if (session === undefined) return;
+    const old = session.local;
+    // The name to give back: held with the session, or still the old connection's.
+    const held = old === null ? session.name : old.name === old.addr ? null : old.name;
+    this.sessions.take(request.token);
+    if (old !== null && old !== local) leave(old);
+    const upTo = local.isAdmitted ? local.seenUpTo : this.history.latest;
+    const missed = this.history.after(request.position, upTo);
+    this.send(local, encodeResumeReply(missed.entries, missed.lost));
+    const name = held ?? local.name;
+    if (!local.isAdmitted || name !== local.name) {
+      this.apply({ kind: 'login', client: local.client, addr: local.addr, name }, { isResume: true });
+    }
+    this.#position(local);
+    this.send(local, encodeResumed(this.sessions.issue(local), this.history.latest));
+  }
+
+  #position(local: Local): void {
+    if (local.isPositioned) return;
+    local.isPositioned = true;
+    if (local.isAdmitted) this.#positioned++;
+    this.#delivery.position(local.id);
+  }
+
+  /** Keeps a stamped entry and broadcasts it, with its position for those who asked (§10.3). */
+  #broadcastEntry(kind: HistoryKind, addr: string, name: string, text: string, stamp: Stamp | undefined, except: number): void {
+    if (stamp === undefined) {
+      const live = kind === 'announce' ? encodeAnnouncement(text) : kind === 'chat' ? encodeChat(addr, name, text) : encodeRenamed(addr, name, text);
+      return this.#delivery.broadcast(live, except);
+    }
+    const entry: HistoryEntry = { position: stamp.position, time: stamp.time, kind, addr, name, text };
+    this.history.record(entry);
+    this.#historySink?.append(entry);
+    const live = encodeLive(entry);
+    this.#delivery.broadcast(live, except, this.#positioned > 0 ? encodePositioned(entry.position, live) : undefined);
+  }
+
   // ── the one place that decides who receives what ─────────────────────────────────────────
 
   /**
@@ -199,7 +348,7 @@ export class RoomCore<Client, Local extends LocalClient<Client> = LocalClient<Cl
    * event a second time changes nothing and sends nothing, except `chat`, `private` and
    * `announce`, which the cluster never applies twice (cluster/cluster-room.ts `SHOWN_ONCE`).
    */
-  apply(event: RoomEvent<Client>): void {
+  apply(event: RoomEvent<Client>, options: { readonly isResume?: boolean } = {}): void {
     const delivery = this.#delivery;
     switch (event.kind) {
       case 'login': {
@@ -210,6 +359,8 @@ export class RoomCore<Client, Local extends LocalClient<Client> = LocalClient<Cl
         const isNew = local !== undefined && !local.isAdmitted;
         if (isNew) {
           local.isAdmitted = true;
+          local.seenUpTo = this.history.latest;
+          if (local.isPositioned) this.#positioned++;
           delivery.admit(local.id);
         }
         // §5.1: everyone, the newcomer too, sees the login first; a login already shown (a
@@ -218,11 +369,13 @@ export class RoomCore<Client, Local extends LocalClient<Client> = LocalClient<Cl
         if (isNew) {
           delivery.send(local.id, encodeGreeting(event.addr, event.name));
           if (this.texts.motd !== '') delivery.send(local.id, this.texts.motd);
+          // §10.2: a resumed client has just been sent what it missed instead.
+          if (this.#historyOnJoin > 0 && options.isResume !== true) this.sendHistory(local, this.#historyOnJoin);
         }
         return;
       }
       case 'chat':
-        return delivery.broadcast(encodeChat(event.addr, event.name, event.text), NOBODY);
+        return this.#broadcastEntry('chat', event.addr, event.name, event.text, event.stamp, NOBODY);
       case 'rename': {
         this.members.set(event.client, event.addr, event.newName);
         const local = this.#byClient.get(event.client);
@@ -232,7 +385,7 @@ export class RoomCore<Client, Local extends LocalClient<Client> = LocalClient<Cl
           delivery.send(local.id, encodeRenameOk());
           this.#log.info({ event: 'rename', addr: event.addr, from: event.name, to: event.newName }, 'client renamed');
         }
-        return delivery.broadcast(encodeRenamed(event.addr, event.name, event.newName), local?.id ?? NOBODY);
+        return this.#broadcastEntry('rename', event.addr, event.name, event.newName, event.stamp, local?.id ?? NOBODY);
       }
       case 'private': {
         const recipient = this.#byClient.get(event.to);
@@ -265,6 +418,8 @@ export class RoomCore<Client, Local extends LocalClient<Client> = LocalClient<Cl
         return;
       }
       case 'announce':
+        return this.#broadcastEntry('announce', '', '', event.text, event.stamp, NOBODY);
+      case 'notice':
         return delivery.broadcast(encodeAnnouncement(event.text), NOBODY);
     }
   }

@@ -17,7 +17,15 @@ export interface RoomSettings {
   readonly rateBurst: number;
   /** The message of the day, sent after the greeting (--motd); none when absent. */
   readonly motd?: readonly string[];
+  /** History entries kept (--history-size; default DEFAULT_HISTORY_SIZE) and sent to a newcomer (--history-on-join; default 0). */
+  readonly historySize?: number;
+  readonly historyOnJoin?: number;
+  /** How long a dropped session is held for its resume (--resume-window; 0: off; default DEFAULT_RESUME_WINDOW_SECONDS). */
+  readonly resumeWindowSeconds?: number;
 }
+
+export const DEFAULT_HISTORY_SIZE = 1000;
+export const DEFAULT_RESUME_WINDOW_SECONDS = 120;
 
 /** What a room that shares the chat with other nodes reports for /metrics. */
 export interface LinkStatus {
@@ -39,8 +47,8 @@ export interface Room {
   expireIdle(now: number): number | undefined;
   /** When the next idle timeout falls due, if anyone is online. */
   nextIdleDeadline(): number | undefined;
-  /** Connections that died without a word (their worker thread did): announced as `login out`, names freed. */
-  dropConnections(isLost: (id: number) => boolean): void;
+  /** Connections that died without a word (their worker thread did): announced as `login out`, names freed or held (§10.4). */
+  dropConnections(isLost: (id: number) => boolean, now: number): void;
   /** Everyone online in order of arrival, as `who` lists them. */
   who(): WhoEntry[];
   /** A new message of the day for those who connect from now on (SIGHUP). */

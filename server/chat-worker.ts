@@ -86,8 +86,8 @@ export class ChatWorker {
     };
   }
 
-  /** A new client on any transport; refused while shutting down. */
-  accept(transport: Transport): void {
+  /** A new client on any transport; refused while shutting down. `resume`: PROTOCOL.md §10.5. */
+  accept(transport: Transport, resume?: { readonly token: string; readonly position: number }): void {
     if (this.#isShuttingDown) {
       transport.destroy();
       return;
@@ -98,7 +98,9 @@ export class ChatWorker {
     const addr = formatAddress(transport.remoteAddress, transport.remotePort);
     const connection = new Connection(id, addr, transport, this.#settings, this.#hooks, this.#batch, this.#counters);
     this.#connections.set(id, connection);
-    this.#addEvent({ kind: 'connect', id, addr, ip: transport.remoteAddress });
+    this.#addEvent(
+      resume === undefined ? { kind: 'connect', id, addr, ip: transport.remoteAddress } : { kind: 'connect', id, addr, ip: transport.remoteAddress, resume },
+    );
   }
 
   /** Carries out one 'deliver' message, op by op in the order given (docs/ARCHITECTURE.md §2 rule 7). */
@@ -110,15 +112,32 @@ export class ChatWorker {
         case 'admit':
           connections.get(op.id)?.admit();
           break;
+        case 'position': {
+          const connection = connections.get(op.id);
+          if (connection !== undefined) connection.isPositioned = true;
+          break;
+        }
         case 'broadcast': {
-          // Encoded once by the primary; every recipient gets the same range of the batch.
+          // Encoded once by the primary; every recipient gets the same range of the batch (or
+          // of its positioned form, for those that asked for positions).
           const start = this.#batch.sharedEnd;
           this.#batch.appendShared(op.bytes);
           const end = this.#batch.sharedEnd;
           let recipients = 0;
-          for (const connection of connections.values()) {
-            if (connection.isAdmitted && connection.id !== op.except) {
-              connection.queueShared(start, end);
+          if (op.positioned === null) {
+            for (const connection of connections.values()) {
+              if (connection.isAdmitted && connection.id !== op.except) {
+                connection.queueShared(start, end);
+                recipients++;
+              }
+            }
+          } else {
+            this.#batch.appendShared(op.positioned);
+            const positionedEnd = this.#batch.sharedEnd;
+            for (const connection of connections.values()) {
+              if (!connection.isAdmitted || connection.id === op.except) continue;
+              if (connection.isPositioned) connection.queueShared(end, positionedEnd);
+              else connection.queueShared(start, end);
               recipients++;
             }
           }

@@ -46,12 +46,20 @@ export interface ServerConfig {
    * separated), each as `scheme://host[:port]`, lower case. A client without Origin is no browser.
    */
   readonly webOrigins: readonly string[];
+  /** History entries kept in memory (and on disk with dataDir); 0: none (PROTOCOL.md §10). */
+  readonly historySize: number;
+  /** Entries a newcomer is sent after its greeting; 0: none. At most historySize. */
+  readonly historyOnJoin: number;
+  /** Seconds a dropped session is held for its resume; 0: resume is off. */
+  readonly resumeWindowSeconds: number;
+  /** Where the history is kept across restarts (store/, SQLite); null: memory only. */
+  readonly dataDir: string | null;
 }
 
 type OptionalNumberKey = 'httpPort' | 'webPort' | 'tlsPort';
 type NumberKey = Exclude<
   keyof ServerConfig,
-  'host' | 'logLevel' | 'adminTokenFile' | 'redisUrl' | 'motdFile' | 'tlsCertFile' | 'tlsKeyFile' | 'webOrigins' | OptionalNumberKey
+  'host' | 'logLevel' | 'adminTokenFile' | 'redisUrl' | 'motdFile' | 'tlsCertFile' | 'tlsKeyFile' | 'webOrigins' | 'dataDir' | OptionalNumberKey
 >;
 
 /** What every numeric option has: its flag, its help text and the values it accepts. */
@@ -167,6 +175,38 @@ export const NUMBER_OPTIONS: readonly NumberOption[] = [
     max: 3600,
     isInteger: true,
   },
+  {
+    // A long evening's chat, and what a client that missed two minutes of a busy one needs
+    // back; 100 000 entries of a few hundred bytes are tens of megabytes in memory.
+    key: 'historySize',
+    flag: 'history-size',
+    description: 'chat lines, renames and announcements kept for /history and resume (0: none)',
+    default: 1000,
+    min: 0,
+    max: 100_000,
+    isInteger: true,
+  },
+  {
+    // Off: a line client sees exactly the seed's lines unless it asks.
+    key: 'historyOnJoin',
+    flag: 'history-on-join',
+    description: 'history entries a newcomer is sent after its greeting (0: none)',
+    default: 0,
+    min: 0,
+    max: 100_000,
+    isInteger: true,
+  },
+  {
+    // Long enough for a phone that changes networks or a laptop that sleeps a moment; short
+    // enough that a name is not held long for someone who is gone.
+    key: 'resumeWindowSeconds',
+    flag: 'resume-window',
+    description: 'seconds a dropped client with a token may come back with /resume, its name held meanwhile (0: off)',
+    default: 120,
+    min: 0,
+    max: 86_400,
+    isInteger: true,
+  },
 ];
 
 /** Numeric options that are off unless given, in the order --help lists them (after NUMBER_OPTIONS). */
@@ -214,6 +254,7 @@ export const CONFIG_KEYS: readonly string[] = [
   'tls-cert',
   'tls-key',
   'web-origin',
+  'data-dir',
 ];
 
 /** A value the user gave that chatd cannot use; the message says what to change. */
@@ -256,6 +297,7 @@ export function buildConfig(raw: Readonly<Record<string, unknown>>): ServerConfi
     throw new ConfigError(tlsCertFile === null ? '--tls-key needs --tls-cert: give both, or neither' : '--tls-cert needs --tls-key: give both, or neither');
   }
   const webOrigins = checkOrigins(raw['web-origin'] ?? null);
+  const dataDir = checkPath('data-dir', raw['data-dir'] ?? null, 'a directory where chatd keeps its history');
   const config: ServerConfig = {
     ...values,
     ...optional,
@@ -267,12 +309,19 @@ export function buildConfig(raw: Readonly<Record<string, unknown>>): ServerConfi
     tlsCertFile,
     tlsKeyFile,
     webOrigins,
+    dataDir,
   };
   if (config.tlsPort !== null && config.tlsCertFile === null) {
     throw new ConfigError('--tls-port needs --tls-cert and --tls-key (docs/OPERATIONS.md shows how to make a certificate for local use)');
   }
   if (config.webOrigins.length > 0 && config.webPort === null) {
     throw new ConfigError('--web-origin applies to the web port only; give --web-port too, or leave --web-origin out');
+  }
+  if (config.historyOnJoin > config.historySize) {
+    throw new ConfigError(`--history-on-join (${config.historyOnJoin}) must be at most --history-size (${config.historySize})`);
+  }
+  if (config.dataDir !== null && config.historySize === 0) {
+    throw new ConfigError('--data-dir keeps the history, but --history-size is 0; give a size, or leave --data-dir out');
   }
   checkDistinctPorts(config);
   // One broadcast of the longest line must fit, or a client that reads would be cut as slow.
@@ -445,6 +494,7 @@ const STRING_EXAMPLES: Readonly<Record<string, string>> = {
   'tls-cert': '/etc/chatd/cert.pem',
   'tls-key': '/etc/chatd/key.pem',
   'web-origin': 'https://chat.example.com',
+  'data-dir': '/var/lib/chatd',
 };
 
 function exampleValue(key: string): string | number {

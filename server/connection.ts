@@ -69,6 +69,8 @@ export class Connection implements LineHandler {
   #isEndingAfterFlood = false;
   /** Online: receives broadcasts. From the primary's 'admit' (`admit`) until closing starts. */
   #isAdmitted = false;
+  /** It asked for a token: it gets the positioned form of broadcasts that have one (PROTOCOL.md §10.3). */
+  isPositioned = false;
   /** The server is closing it: nothing more is read or queued. A half-closed client is not closing. */
   #isClosing = false;
   /** Output for this client alone is queued: it is in its worker's urgent list. */

@@ -9,7 +9,8 @@ import { workerOf, type DeliveryOp } from './messages.ts';
 
 type PendingOp =
   | { readonly kind: 'admit'; readonly id: number }
-  | { readonly kind: 'broadcast'; readonly text: string; readonly except: number }
+  | { readonly kind: 'position'; readonly id: number }
+  | { readonly kind: 'broadcast'; readonly text: string; readonly except: number; readonly positioned: string | undefined }
   | { readonly kind: 'send'; readonly id: number; readonly text: string }
   | { readonly kind: 'close'; readonly id: number; readonly text: string | null; readonly reason: CloseReason };
 
@@ -33,8 +34,12 @@ export class Dispatcher implements Delivery {
     this.#push({ kind: 'admit', id });
   }
 
-  broadcast(text: string, except: number): void {
-    this.#push({ kind: 'broadcast', text, except });
+  broadcast(text: string, except: number, positioned?: string): void {
+    this.#push({ kind: 'broadcast', text, except, positioned });
+  }
+
+  position(id: number): void {
+    this.#push({ kind: 'position', id });
   }
 
   send(id: number, text: string): void {
@@ -53,17 +58,24 @@ export class Dispatcher implements Delivery {
     const perWorker = new Map<number, DeliveryOp[]>();
     for (const index of this.#target.workerIndexes()) perWorker.set(index, []);
     // Consecutive broadcasts to everyone merge into one buffer: one encode, one write per socket.
+    // Beside it, the same run as the clients that asked for positions get it (PROTOCOL.md
+    // §10.3), made only once a broadcast of the run has a positioned form.
     let run = '';
+    let positionedRun: string | null = null;
     let runMessages = 0;
     const endRun = (): void => {
       if (run === '') return;
       const bytes = encodeText(run);
-      for (const list of perWorker.values()) list.push({ kind: 'broadcast', bytes, messages: runMessages, except: NOBODY });
+      const positioned = positionedRun === null ? null : encodeText(positionedRun);
+      for (const list of perWorker.values()) list.push({ kind: 'broadcast', bytes, positioned, messages: runMessages, except: NOBODY });
       run = '';
+      positionedRun = null;
       runMessages = 0;
     };
     for (const op of ops) {
       if (op.kind === 'broadcast' && op.except === NOBODY) {
+        if (op.positioned !== undefined) positionedRun = (positionedRun ?? run) + op.positioned;
+        else if (positionedRun !== null) positionedRun += op.text;
         run += op.text;
         runMessages++;
         continue;
@@ -72,9 +84,11 @@ export class Dispatcher implements Delivery {
       switch (op.kind) {
         case 'broadcast': {
           const bytes = encodeText(op.text);
-          for (const list of perWorker.values()) list.push({ kind: 'broadcast', bytes, messages: 1, except: op.except });
+          const positioned = op.positioned === undefined ? null : encodeText(op.positioned);
+          for (const list of perWorker.values()) list.push({ kind: 'broadcast', bytes, positioned, messages: 1, except: op.except });
           break;
         }
+        case 'position':
         case 'admit':
           perWorker.get(workerOf(op.id))?.push(op);
           break;

@@ -58,8 +58,20 @@ export type WorkerMessage =
 export type DeliveryOp =
   /** The connection is online: from now on it receives broadcasts. */
   | { readonly kind: 'admit'; readonly id: number }
-  /** `messages`: how many server messages `bytes` holds (consecutive broadcasts share one buffer). */
-  | { readonly kind: 'broadcast'; readonly bytes: Uint8Array; readonly messages: number; readonly except: number }
+  /** From now on the connection gets a broadcast's `positioned` bytes where it has them (PROTOCOL.md §10.3). */
+  | { readonly kind: 'position'; readonly id: number }
+  /**
+   * `messages`: how many server messages `bytes` holds (consecutive broadcasts share one buffer).
+   * `positioned`: the same messages with the history lines' positions, for the connections that
+   * asked for them; null when none of the messages has a position or no client asked.
+   */
+  | {
+      readonly kind: 'broadcast';
+      readonly bytes: Uint8Array;
+      readonly positioned: Uint8Array | null;
+      readonly messages: number;
+      readonly except: number;
+    }
   | { readonly kind: 'send'; readonly id: number; readonly bytes: Uint8Array }
   /** Write `bytes` if given, flush, then close. */
   | { readonly kind: 'close'; readonly id: number; readonly bytes: Uint8Array | null; readonly reason: CloseReason };

@@ -371,7 +371,7 @@ class Primary {
     if (this.#isStopping) return;
     // Its sockets died with it: everyone else is told they left, and a new worker takes the port.
     this.#log.error({ worker: index, exitCode: code }, 'worker thread exited; starting a replacement');
-    this.#room.dropConnections((id) => workerOf(id) === index);
+    this.#room.dropConnections((id) => workerOf(id) === index, performance.now());
     this.#startWorker(index).then(
       () => this.#log.warn({ event: 'worker-replaced', worker: index }, 'replacement worker thread listening'),
       (error: unknown) => this.#log.fatal({ worker: index, err: error }, 'could not replace a worker thread'),

@@ -33,9 +33,29 @@ export interface WebListenerOptions {
   /** --max-line: a longer message is refused with 1009 (a CRLF on top is allowed). */
   readonly maxLineBytes: number;
   readonly shared: WebSocketShared;
-  accept(transport: WebSocketTransport): void;
+  /** `resume`: the session the handshake asked to take back (PROTOCOL.md §10.5). */
+  accept(transport: WebSocketTransport, resume: ResumeQuery | undefined): void;
   /** A handshake refused for its Origin, counted by the worker. */
   onOriginRefused(origin: string): void;
+}
+
+/** `?resume=TOKEN&position=N` of a handshake (PROTOCOL.md §10.5). */
+export interface ResumeQuery {
+  readonly token: string;
+  readonly position: number;
+}
+
+/**
+ * The resume a handshake's query asks for: undefined when it asks for none, null when it is
+ * malformed (refused with 400, since a client that meant to resume must not come in as a
+ * newcomer without being told).
+ */
+export function readResumeQuery(query: URLSearchParams): ResumeQuery | undefined | null {
+  const token = query.get('resume');
+  const position = query.get('position');
+  if (token === null && position === null) return undefined;
+  if (token === null || token === '' || position === null || !/^[0-9]{1,15}$/.test(position)) return null;
+  return { token, position: Number(position) };
 }
 
 /** The web port's server, not yet listening; `setSecureContext` reloads its certificate when it is HTTPS. */
@@ -56,17 +76,19 @@ export function createWebListener(options: WebListenerOptions): Server {
     autoPong: false,
   });
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const path = new URL(request.url ?? '/', 'http://chatd').pathname;
-    if (path !== '/ws') return refuse(socket, 404, 'Not Found', 'the WebSocket endpoint is /ws');
+    const url = new URL(request.url ?? '/', 'http://chatd');
+    if (url.pathname !== '/ws') return refuse(socket, 404, 'Not Found', 'the WebSocket endpoint is /ws');
     const origin = request.headers.origin;
     if (!isOriginAllowed(origin, request.headers.host, isSecure, options.origins)) {
       options.onOriginRefused(origin ?? '');
       return refuse(socket, 403, 'Forbidden', "this page's origin may not connect; the operator can allow it with --web-origin");
     }
+    const resume = readResumeQuery(url.searchParams);
+    if (resume === null) return refuse(socket, 400, 'Bad Request', 'to resume, connect to /ws?resume=TOKEN&position=N');
     const { remoteAddress, remotePort } = request.socket;
     if (remoteAddress === undefined || remotePort === undefined) return socket.destroy(); // already gone
     sockets.handleUpgrade(request, socket, head, (ws) => {
-      options.accept(new WebSocketTransport(ws, socket, isSecure ? 'wss' : 'ws', remoteAddress, remotePort, options.shared));
+      options.accept(new WebSocketTransport(ws, socket, isSecure ? 'wss' : 'ws', remoteAddress, remotePort, options.shared), resume);
     });
   });
   return server;

@@ -49,7 +49,7 @@ if (settings.webPort !== null) {
     origins: settings.webOrigins,
     maxLineBytes: settings.maxLineBytes,
     shared: chatWorker.webSockets,
-    accept: (transport) => chatWorker.accept(transport),
+    accept: (transport, resume) => chatWorker.accept(transport, resume),
     onOriginRefused: (origin) => chatWorker.refuseOrigin(origin),
   });
   listeners.push({ flag: '--web-port', port: settings.webPort, isTls: settings.tls !== null, server });

@@ -3,15 +3,19 @@
 import type { CloseReason } from '../../room/close-reason.ts';
 import type { Delivery } from '../../room/delivery.ts';
 
-export type Op = [kind: 'admit' | 'broadcast' | 'send' | 'close', ...args: Array<string | number | null>];
+export type Op = [kind: 'admit' | 'position' | 'broadcast' | 'send' | 'close', ...args: Array<string | number | null>];
 
 export class RecordingDelivery implements Delivery {
   ops: Op[] = [];
   admit(id: number): void {
     this.ops.push(['admit', id]);
   }
-  broadcast(text: string, except: number): void {
-    this.ops.push(['broadcast', text, except]);
+  /** A broadcast with a positioned form records it as a fourth element; one without records three. */
+  broadcast(text: string, except: number, positioned?: string): void {
+    this.ops.push(positioned === undefined ? ['broadcast', text, except] : ['broadcast', text, except, positioned]);
+  }
+  position(id: number): void {
+    this.ops.push(['position', id]);
   }
   send(id: number, text: string): void {
     this.ops.push(['send', id, text]);

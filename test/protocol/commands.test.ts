@@ -27,6 +27,9 @@ const EXAMPLES: Record<NamedCommandType, readonly [string, Command]> = {
   msg: ['/msg bob hi there', { type: 'msg', to: 'bob', text: 'hi there' }],
   quit: ['/quit', { type: 'quit' }],
   help: ['/help', { type: 'help' }],
+  history: ['/history 5', { type: 'history', count: 5 }],
+  token: ['/token', { type: 'token' }],
+  resume: ['/resume abc @12', { type: 'resume', token: 'abc', position: 12 }],
 };
 
 const usageError = (usage: string): Command => ({ type: 'invalid', error: errors.commandSyntax(usage) });
@@ -41,8 +44,8 @@ function helpRows(): (readonly [string, string])[] {
 }
 
 describe('COMMANDS', () => {
-  it('holds who, rename, msg, quit and help, in that order', () => {
-    expect(COMMAND_LIST.map((definition) => definition.name)).toEqual(['who', 'rename', 'msg', 'quit', 'help']);
+  it('holds who, rename, msg, quit, help, history, token and resume, in that order', () => {
+    expect(COMMAND_LIST.map((definition) => definition.name)).toEqual(['who', 'rename', 'msg', 'quit', 'help', 'history', 'token', 'resume']);
   });
 
   it.each(Object.entries(COMMANDS))('keys %s by the Command type it becomes', (key, definition) => {
@@ -54,13 +57,18 @@ describe('COMMANDS', () => {
   });
 
   it.each(COMMAND_LIST.flatMap((definition) => [definition.name, ...(definition.seedForm ? [definition.seedForm.word] : [])]))(
-    'spells the word %s in lower-case ASCII letters without a k',
+    'spells the word %s in lower-case ASCII letters',
     (word) => {
-      // The parser matches words by ASCII case only; toLowerCase() would also take the Kelvin sign
-      // U+212A for a k, so a word with a k needs parse.ts hasWordAt looked at again.
-      expect(word).toMatch(/^[a-jl-z]+$/);
+      // The parser matches words by ASCII case, and the Kelvin sign for a k (parse.ts hasWordAt):
+      // what toLowerCase() matches among these letters, and nothing else.
+      expect(word).toMatch(/^[a-z]+$/);
     },
   );
+
+  it('reads /to\u{212A}en, with the Kelvin sign that toLowerCase() takes for a k, as /token', () => {
+    expect('/to\u{212A}en'.toLowerCase()).toBe('/token');
+    expect(parseLine('/to\u{212A}en')).toEqual({ type: 'token' });
+  });
 
   it('gives every command a name of its own', () => {
     expect(new Set(COMMAND_LIST.map((definition) => definition.name)).size).toBe(COMMAND_LIST.length);
@@ -109,7 +117,9 @@ describe('parseLine, reading the table', () => {
   it.each(COMMAND_LIST.filter((definition) => definition.parameters.length > 0))(
     'answers /$name with fewer arguments than parameters with its usage, and keeps the connection',
     (definition) => {
-      for (let given = 0; given < definition.parameters.length; given++) {
+      // An optional parameter may be left out (`/history`): that is no error.
+      const first = definition.isArgumentOptional === true ? 1 : 0;
+      for (let given = first; given < definition.parameters.length; given++) {
         const line = ['/' + definition.name, ...definition.parameters.slice(0, given).map(() => 'bob')].join(' ');
         for (const variant of [line, `${line}   `]) {
           const command = parseLine(variant);
@@ -240,6 +250,9 @@ describe('dispatchCommand', () => {
       msg: (context, command) => calls.push(`${context} msg ${command.to} ${command.text}`),
       quit: (context) => calls.push(`${context} quit`),
       help: (context) => calls.push(`${context} help`),
+      history: (context, command) => calls.push(`${context} history ${command.count}`),
+      token: (context) => calls.push(`${context} token`),
+      resume: (context, command) => calls.push(`${context} resume ${command.token} ${command.position}`),
       invalid: (context, command) => calls.push(`${context} invalid ${command.error.code}`),
     };
   }
@@ -256,6 +269,9 @@ describe('dispatchCommand', () => {
       'alice msg bob hi there',
       'alice quit',
       'alice help',
+      'alice history 5',
+      'alice token',
+      'alice resume abc 12',
       `alice invalid ${ERROR_CODES.RESERVED_TEXT}`,
     ]);
   });

@@ -15,7 +15,7 @@ const ALICE = 'here/1';
 const RITA = 'there/7';
 
 function local(id: number, client: string, addr: string): LocalClient<string> {
-  return { id, client, addr, ip: '127.0.0.1', name: addr, isAdmitted: false, isLeaving: false };
+  return { id, client, addr, ip: '127.0.0.1', name: addr, isAdmitted: false, isLeaving: false, seenUpTo: 0, isPositioned: false };
 }
 
 describe('RoomCore.apply', () => {
@@ -145,7 +145,7 @@ describe('RoomCore connections', () => {
     delivery.take();
     expect(core.takeIdle(50_000)).toEqual([]);
     expect(delivery.take().map((op) => op.slice(0, 2))).toEqual([['send', 1]]);
-    core.startLeaving(bob, CloseReason.Quit);
+    core.startLeaving(bob, CloseReason.Quit, 0);
     expect(core.takeIdle(60_000)).toEqual([alice]);
     expect(core.takeIdle(60_000)).toEqual([]);
   });

@@ -154,7 +154,7 @@ describe('SingleNodeRoom', () => {
   });
 
   it('announces every client of a failed worker as gone', () => {
-    room.dropConnections((id) => id === BOB);
+    room.dropConnections((id) => id === BOB, 0);
     expect(delivery.take()).toEqual([
       ['close', BOB, null, CloseReason.WorkerFailed],
       ['broadcast', `[${B}]${B}:login out\r\n`, -1],

@@ -62,7 +62,7 @@ function startWorker(settings: WorkerSettings = SETTINGS) {
     worker.accept(transport);
     return { transport, id: ++serial * 256 + settings.index };
   };
-  const broadcast = (text: string, except = NOBODY): DeliveryOp => ({ kind: 'broadcast', bytes: bytes(text), messages: 1, except });
+  const broadcast = (text: string, except = NOBODY): DeliveryOp => ({ kind: 'broadcast', bytes: bytes(text), positioned: null, messages: 1, except });
   return { worker, clock, posted, logged, accept, broadcast };
 }
 
@@ -106,6 +106,17 @@ describe('ChatWorker', () => {
     expect(alice.transport.text).toBe('one\r\ntwo\r\nthree\r\n');
     expect(carol.transport.writes[0]).toBe(alice.transport.writes[0]); // the one shared buffer
     expect(bob.transport.text).toBe('one\r\nthree\r\n');
+  });
+
+  it('writes the positioned form of a broadcast to the clients that asked for positions, the plain one to the rest', () => {
+    const { worker, clock, accept } = startWorker();
+    const [alice, bob] = [accept(), accept()];
+    clock.advance(STORM_QUIET_MS);
+    worker.deliver([{ kind: 'admit', id: alice.id }, { kind: 'admit', id: bob.id }, { kind: 'position', id: bob.id }]);
+    worker.deliver([{ kind: 'broadcast', bytes: bytes('login\r\nhi\r\n'), positioned: bytes('login\r\n@3 hi\r\n'), messages: 2, except: NOBODY }]);
+    clock.runImmediates();
+    expect(alice.transport.text).toBe('login\r\nhi\r\n');
+    expect(bob.transport.text).toBe('login\r\n@3 hi\r\n');
   });
 
   it('does not write a broadcast decided before a client was admitted', () => {

@@ -111,7 +111,7 @@ describe('resolveConfig', () => {
   });
 
   it.each([
-    [{ config: '/etc/bad.json' }, {}, '--config /etc/bad.json: unknown key "idle_timeout"; known keys: host, port, workers, idle-timeout, max-line, max-clients, max-pending, rate-limit, rate-burst, max-per-ip, web-keepalive, http-port, web-port, tls-port, admin-token-file, redis, motd, log-level, tls-cert, tls-key, web-origin'],
+    [{ config: '/etc/bad.json' }, {}, '--config /etc/bad.json: unknown key "idle_timeout"; known keys: host, port, workers, idle-timeout, max-line, max-clients, max-pending, rate-limit, rate-burst, max-per-ip, web-keepalive, history-size, history-on-join, resume-window, http-port, web-port, tls-port, admin-token-file, redis, motd, log-level, tls-cert, tls-key, web-origin, data-dir'],
     [{ config: '/etc/broken.json' }, {}, '--config /etc/broken.json is not valid JSON'],
     [{ config: '/etc/null.json' }, {}, '--config /etc/null.json: "port" is null; give it a value, or leave the key out for the default'],
     [{ config: '/etc/array.json' }, {}, '--config /etc/array.json: "port" must be one value, such as 8000; got [18013]'],

@@ -6,7 +6,14 @@ import { MAX_WORKERS, type DeliveryOp } from '../../server/messages.ts';
 
 const decode = (bytes: Uint8Array | null): string | null => (bytes === null ? null : Buffer.from(bytes).toString('utf8'));
 const readable = (ops: DeliveryOp[]) =>
-  ops.map((op) => (op.kind === 'admit' ? op : { ...op, bytes: decode(op.bytes) }));
+  ops.map((op) => {
+    if (op.kind === 'admit' || op.kind === 'position') return op;
+    if (op.kind === 'broadcast') {
+      const { positioned, ...rest } = op;
+      return positioned === null ? { ...rest, bytes: decode(op.bytes) } : { ...rest, bytes: decode(op.bytes), positioned: decode(positioned) };
+    }
+    return { ...op, bytes: decode(op.bytes) };
+  });
 
 function dispatcherFor(workers: number[]): { dispatcher: Dispatcher; posted: Map<number, DeliveryOp[][]> } {
   const posted = new Map<number, DeliveryOp[][]>();
@@ -28,6 +35,26 @@ describe('Dispatcher', () => {
     for (const index of [0, 1]) {
       expect(posted.get(index)!.map(readable)).toEqual([[{ kind: 'broadcast', bytes: 'a\r\nb\r\n', messages: 2, except: NOBODY }]]);
     }
+  });
+
+  it('makes the positioned form of a run only once a broadcast of it has one, the plain ones copied into it', () => {
+    const { dispatcher, posted } = dispatcherFor([0]);
+    const onWorker0 = 5 * MAX_WORKERS;
+    dispatcher.broadcast('login\r\n', NOBODY);
+    dispatcher.broadcast('chat\r\n', NOBODY, '@7 chat\r\n');
+    dispatcher.broadcast('leave\r\n', NOBODY);
+    dispatcher.broadcast('renamed\r\n', onWorker0, '@8 renamed\r\n');
+    dispatcher.broadcast('plain\r\n', NOBODY);
+    dispatcher.position(onWorker0);
+    dispatcher.flush();
+    expect(posted.get(0)!.map(readable)).toEqual([
+      [
+        { kind: 'broadcast', bytes: 'login\r\nchat\r\nleave\r\n', positioned: 'login\r\n@7 chat\r\nleave\r\n', messages: 3, except: NOBODY },
+        { kind: 'broadcast', bytes: 'renamed\r\n', positioned: '@8 renamed\r\n', messages: 1, except: onWorker0 },
+        { kind: 'broadcast', bytes: 'plain\r\n', messages: 1, except: NOBODY },
+        { kind: 'position', id: onWorker0 },
+      ],
+    ]);
   });
 
   it('keeps the global order and routes one-client ops to the worker that owns the client', () => {
