@@ -344,7 +344,7 @@ export interface WebSocketClose {
 
 /**
  * Connects with Node's own WebSocket (as a browser script would) to `url` (ws://…/ws or
- * wss://…/ws); resolves once its first line, the login, has arrived, which is where it learns
+ * wss://…/ws); resolves once its login line has arrived, which is where it learns
  * the `[ADDR]` the server knows it by (the WebSocket API does not tell its local port). The line
  * stays unread; a refused client's first line is its error, and its addr is 'refused'. Each
  * `send` is one text message. `closed` says how it ended.
@@ -356,8 +356,11 @@ export async function connectWebSocket(url: string, options: ClientOptions = {})
   const firstLine = new Promise<string>((resolve, reject) => {
     onFirst = (chunk) => {
       held.push(chunk);
-      const text = Buffer.concat(held).toString('utf8');
-      if (text.includes('\n')) resolve(text.slice(0, text.indexOf('\n')));
+      // The login is the first line that starts with `[`, unless the client was refused; after a
+      // resume in the handshake (PROTOCOL.md §10.5) the history lines come before it.
+      const lines = Buffer.concat(held).toString('utf8').split('\n').slice(0, -1);
+      const first = lines.find((line) => line.startsWith('[') || line.startsWith('error:'));
+      if (first !== undefined) resolve(first);
     };
     socket.addEventListener('error', () => reject(new Error(`${url}: the WebSocket failed before its first line`)), { once: true });
     socket.addEventListener('close', (event) => reject(new Error(`${url}: closed (${event.code}) before its first line`)), { once: true });
