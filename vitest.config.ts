@@ -17,7 +17,8 @@ export default defineConfig({
         // The soak judges timing (idle timeouts, rate limits) and memory over a minute: it runs
         // alone, after everything else, so the rest of the suite cannot load the machine under it.
         extends: true,
-        test: { name: 'soak', include: ['test/soak/**/*.test.ts'], sequence: { groupOrder: 1 } },
+        // One soak file at a time, for the same reason.
+        test: { name: 'soak', include: ['test/soak/**/*.test.ts'], sequence: { groupOrder: 1 }, fileParallelism: false },
       },
     ],
   },

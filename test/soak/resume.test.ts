@@ -1,0 +1,286 @@
+// Resume soak (issue #13): 1 000 forced drops of random clients in the middle of heavy chat, each
+// client coming back at once with its token, half of them in the WebSocket handshake
+// (PROTOCOL.md §10.5) and half with a `/resume` line over TCP (§10.4). Every chat line carries a
+// fingerprint; an observer that never drops records the one global order (fingerprint by
+// position). At the end every resuming client must have received every line from its first
+// token on exactly once: none lost, none twice, each under the position the observer saw it at,
+// and, over the WebSocket path, in the global order as it arrived. A seeded generator chooses who
+// drops and how (SOAK_SEED=N replays the choices, not the timing). Bounded: the drops end after
+// MAX_DROP_SECONDS even if fewer than 1 000 were made, which fails the test.
+
+import { connect as connectSocket, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { chooseSeed, SeededRandom } from '../helpers/seeded-random.ts';
+import type { ChatdProcess } from '../helpers/start-server.ts';
+import { useChatd } from '../helpers/use-chatd.ts';
+
+const SEED = chooseSeed('SOAK_SEED');
+const DROPS = 1000;
+const RESUMERS = 24;
+const SENDERS = 4;
+/** Each sender's pause between lines: 4 senders at about 250 lines a second each. */
+const SEND_EVERY_MS = 1;
+/** Drops in flight at once: a reconnect storm, not one drop at a time. */
+const CONCURRENT_DROPS = 6;
+const MAX_DROP_SECONDS = 90;
+
+/** A chat line's text is the end of its line (§5.1), after the name's colon. */
+const FINGERPRINT = /^\[.*:(fp \d+ \d+)$/;
+const POSITIONED = /^@(\d+) (.*)$/;
+const HISTORY = /^history @(\d+) \S+ (.*)$/;
+const RESUMED = /^resumed (\S+) @(\d+)$/;
+const TOKEN = /^token (\S+) @(\d+)$/;
+
+/** One line-protocol connection, TCP or WebSocket, handing each server line to `onLine`. */
+interface Wire {
+  send(line: string): void;
+  destroy(): void;
+}
+
+function tcpWire(port: number, onLine: (line: string) => void, onClose: () => void): Promise<Wire> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = connectSocket({ port, host: '127.0.0.1' }, () => {
+      socket.off('error', reject);
+      socket.on('error', () => {});
+      resolve({ send: (line) => socket.write(`${line}\n`), destroy: () => socket.destroy() });
+    });
+    socket.once('error', reject);
+    let partial = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\r\n');
+      partial = lines.pop()!;
+      for (const line of lines) onLine(line);
+    });
+    socket.on('close', onClose);
+  });
+}
+
+function webSocketWire(url: string, onLine: (line: string) => void, onClose: () => void): Promise<Wire> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url);
+    socket.once('error', reject);
+    socket.on('open', () => {
+      socket.off('error', reject);
+      socket.on('error', () => {});
+      resolve({ send: (line) => socket.send(line), destroy: () => socket.terminate() });
+    });
+    // A message holds whole lines (§9.2).
+    socket.on('message', (data: Buffer) => {
+      for (const line of data.toString('utf8').split('\r\n').slice(0, -1)) onLine(line);
+    });
+    socket.on('close', onClose);
+  });
+}
+
+/** What one resuming client received: each fingerprint and where it stood when it came. */
+interface Receipt {
+  readonly fingerprint: string;
+  /** The position the line carried (positioned or history line), or null for a plain live line. */
+  readonly position: number | null;
+  /** Which connection of this client's it came on, and by which path. */
+  readonly connection: number;
+  readonly path: 'live' | 'ws' | 'tcp';
+}
+
+class Resumer {
+  readonly name: string;
+  readonly receipts: Receipt[] = [];
+  token = '';
+  /** The position of the last history entry it has (PROTOCOL.md §10.3). */
+  position = 0;
+  /** The position of its first token: every entry after it must reach it. */
+  firstPosition = -1;
+  connections = 0;
+  resumes = 0;
+  #wire: Wire | null = null;
+  /** 'tcp' from a drop until its `/resume` is answered: those lines may come out of order (§10.4). */
+  #path: Receipt['path'] = 'live';
+  #waiters: { readonly test: (line: string) => boolean; readonly resolve: (line: string) => void }[] = [];
+  readonly #server: ChatdProcess;
+
+  constructor(server: ChatdProcess, name: string) {
+    this.#server = server;
+    this.name = name;
+  }
+
+  async start(): Promise<void> {
+    this.#wire = await tcpWire(this.#server.port, (line) => this.#onLine(line, 1), () => {});
+    this.connections = 1;
+    this.#wire.send(`rename|${this.name}`);
+    await this.#until((line) => line === 'rename ok');
+    this.#wire.send('/token');
+    await this.#until((line) => TOKEN.test(line));
+  }
+
+  /** Drops the connection and comes back at once, by the given path; resolves once resumed. */
+  async dropAndResume(path: 'ws' | 'tcp'): Promise<void> {
+    this.#wire?.destroy();
+    const connection = ++this.connections;
+    this.#path = path;
+    const onLine = (line: string): void => this.#onLine(line, connection);
+    const resumed = this.#until((line) => RESUMED.test(line));
+    const named = this.#until((line) => line.endsWith(`]${this.name}:login`));
+    if (path === 'ws') {
+      const query = `?resume=${encodeURIComponent(this.token)}&position=${this.position}`;
+      this.#wire = await webSocketWire(`ws://127.0.0.1:${this.#server.webPort}/ws${query}`, onLine, () => {});
+    } else {
+      this.#wire = await tcpWire(this.#server.port, onLine, () => {});
+      this.#wire.send(`/resume ${this.token} ${this.position}`);
+    }
+    await Promise.all([resumed, named]);
+    this.resumes++;
+  }
+
+  /** Resolves once it has the entry at `position`. */
+  async caughtUp(position: number): Promise<void> {
+    if (this.position >= position) return;
+    await this.#until(() => this.position >= position);
+  }
+
+  close(): void {
+    this.#wire?.destroy();
+  }
+
+  #onLine(line: string, connection: number): void {
+    // Lines of a connection this client has dropped may still be in the pipe: it never read them.
+    if (connection !== this.connections) return;
+    let match = POSITIONED.exec(line) ?? HISTORY.exec(line);
+    if (match !== null) {
+      const position = Number(match[1]);
+      const fingerprint = FINGERPRINT.exec(match[2]!)?.[1];
+      if (fingerprint !== undefined) this.receipts.push({ fingerprint, position, connection, path: this.#path });
+      this.position = Math.max(this.position, position);
+    } else if ((match = RESUMED.exec(line) ?? TOKEN.exec(line)) !== null) {
+      this.#path = 'live';
+      this.token = match[1]!;
+      this.position = Number(match[2]);
+      if (this.firstPosition === -1) this.firstPosition = this.position;
+    } else if (line.startsWith('resume: ') && line.includes('no longer kept')) {
+      throw new Error(`${this.name}: ${line}`);
+    } else {
+      const fingerprint = FINGERPRINT.exec(line)?.[1];
+      // Over TCP, lines said between the connect and the /resume come live without a position.
+      if (fingerprint !== undefined && this.firstPosition !== -1) this.receipts.push({ fingerprint, position: null, connection, path: this.#path });
+    }
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if (!waiter.test(line)) return true;
+      waiter.resolve(line);
+      return false;
+    });
+  }
+
+  #until(test: (line: string) => boolean): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.name}: waited 10 s for a line`)), 10_000);
+      this.#waiters.push({ test, resolve: (line) => (clearTimeout(timer), resolve(line)) });
+    });
+  }
+}
+
+describe('resume soak', () => {
+  const server = useChatd(['--web-port', '0', '--rate-limit', '0', '--max-per-ip', '0', '--history-size', '100000', '--idle-timeout', '600']);
+
+  it(
+    `${DROPS} forced drops in heavy chat: every resuming client gets every line once, in order`,
+    async () => {
+      console.log(`resume soak: SOAK_SEED=${SEED}`);
+      const random = new SeededRandom(SEED);
+      // The observer: never drops, has a token, so every line reaches it with its position.
+      const observer = new Resumer(server(), 'observer');
+      await observer.start();
+      const resumers = Array.from({ length: RESUMERS }, (_, index) => new Resumer(server(), `r${index}`));
+      for (const resumer of resumers) await resumer.start();
+
+      const senders = await Promise.all(Array.from({ length: SENDERS }, () => tcpWire(server().port, () => {}, () => {})));
+      let isChatting = true;
+      const said = [0, 0, 0, 0];
+      const chat = Promise.all(
+        senders.map(async (sender, index) => {
+          while (isChatting) {
+            sender.send(`fp ${index} ${said[index]!++}`);
+            await sleep(SEND_EVERY_MS);
+          }
+        }),
+      );
+
+      let drops = 0;
+      let viaWebSocket = 0;
+      const startedAt = Date.now();
+      const busy = new Set<Resumer>();
+      await Promise.all(
+        Array.from({ length: CONCURRENT_DROPS }, async () => {
+          while (drops < DROPS && Date.now() - startedAt < MAX_DROP_SECONDS * 1000) {
+            const free = resumers.filter((resumer) => !busy.has(resumer));
+            const resumer = free[random.int(0, free.length - 1)]!;
+            busy.add(resumer);
+            drops++;
+            const path = random.next() < 0.5 ? 'ws' : 'tcp';
+            if (path === 'ws') viaWebSocket++;
+            // Let it read a little first, so that drops fall anywhere in the stream.
+            await sleep(random.int(0, 15));
+            await resumer.dropAndResume(path);
+            busy.delete(resumer);
+          }
+        }),
+      );
+      const dropSeconds = (Date.now() - startedAt) / 1000;
+      isChatting = false;
+      await chat;
+      // A last line, then everyone must reach it.
+      senders[0]!.send('fp 9 0');
+      await sleep(100);
+      const last = observer.position;
+      await Promise.all([observer, ...resumers].map((resumer) => resumer.caughtUp(last)));
+
+      // The global order, as the observer received it: position -> fingerprint.
+      const order = new Map<number, string>();
+      for (const { fingerprint, position } of observer.receipts) order.set(position!, fingerprint);
+      const positionOf = new Map([...order].map(([position, fingerprint]) => [fingerprint, position]));
+      const linesSaid = said.reduce((sum, count) => sum + count, 0) + 1;
+      expect(order.size, 'the observer saw every line said').toBe(linesSaid);
+      const positions = [...order.keys()];
+      expect(Math.max(...positions) - Math.min(...positions) + 1, 'positions without a gap').toBe(order.size);
+
+      let lost = 0;
+      let duplicated = 0;
+      let misplaced = 0;
+      let outOfOrder = 0;
+      for (const resumer of resumers) {
+        const got = new Map<number, number>();
+        let previous = 0;
+        for (const receipt of resumer.receipts) {
+          const position = positionOf.get(receipt.fingerprint);
+          if (position === undefined || (receipt.position !== null && receipt.position !== position)) {
+            misplaced++;
+            continue;
+          }
+          got.set(position, (got.get(position) ?? 0) + 1);
+          // Over a WebSocket resume, and once any resume is answered, lines arrive in the global order.
+          if (receipt.path !== 'tcp' && position < previous) outOfOrder++;
+          previous = Math.max(previous, position);
+        }
+        for (const position of positions) {
+          if (position <= resumer.firstPosition) continue;
+          const count = got.get(position) ?? 0;
+          if (count === 0) lost++;
+          if (count > 1) duplicated += count - 1;
+        }
+      }
+      const resumes = resumers.reduce((sum, resumer) => sum + resumer.resumes, 0);
+      console.log(
+        `resume soak: ${drops} drops (${viaWebSocket} by WebSocket, ${drops - viaWebSocket} by /resume) in ${dropSeconds.toFixed(1)} s ` +
+          `among ${RESUMERS} clients while ${linesSaid} lines were said; ${resumes} resumed; ` +
+          `${lost} lost, ${duplicated} duplicated, ${misplaced} misplaced, ${outOfOrder} out of order`,
+      );
+      expect(drops, `${DROPS} drops within ${MAX_DROP_SECONDS} s`).toBe(DROPS);
+      expect(resumes).toBe(DROPS);
+      expect({ lost, duplicated, misplaced, outOfOrder }).toEqual({ lost: 0, duplicated: 0, misplaced: 0, outOfOrder: 0 });
+      for (const resumer of [observer, ...resumers]) resumer.close();
+      for (const sender of senders) sender.destroy();
+    },
+    (MAX_DROP_SECONDS + 60) * 1000,
+  );
+});
