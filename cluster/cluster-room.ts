@@ -252,7 +252,7 @@ export class ClusterRoom implements Room, LinkStatus {
    * before it, then is closed.
    */
   #leave(client: ClusterClient, reason: CloseReason, why: 'quit' | 'left' | 'timeout'): void {
-    this.#core.startLeaving(client, reason, this.#now);
+    this.#core.startLeaving(client, reason);
     const applyHere = (): void => this.#core.apply(why === 'timeout' ? { kind: 'timeout', client: client.client } : { kind: 'leave', client: client.client, reason });
     this.#requests.send(client, 'leave', [client.client, why], { local: applyHere });
   }

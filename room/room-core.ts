@@ -23,9 +23,6 @@ import {
   encodeTimedOut,
   encodeToken,
   idleTimeout,
-  resumeAhead,
-  resumeOff,
-  resumeRefused,
   type HistoryEntry,
   type HistoryKind,
   type ProtocolError,
@@ -39,7 +36,6 @@ import type { IdleTimer } from './idle-timer.ts';
 import type { Log } from './log.ts';
 import { NameRegistry } from './name-registry.ts';
 import { RefusalLog } from './refusal-log.ts';
-import { ResumeSessions } from './resume-sessions.ts';
 import type { RoomEvent } from './room-events.ts';
 import { DEFAULT_HISTORY_SIZE, DEFAULT_RESUME_WINDOW_SECONDS, type RoomSettings } from './room.ts';
 import { idleTimerFor, RoomTexts } from './room-texts.ts';
@@ -83,6 +79,11 @@ const RESUMABLE: ReadonlySet<CloseReason> = new Set([
   CloseReason.WorkerFailed,
 ]);
 
+/** Whether a connection that ended for `reason` leaves its session held (§10.4), were it admitted. */
+export function holdsSession(reason: CloseReason): boolean {
+  return RESUMABLE.has(reason);
+}
+
 /** The history a room starts with and where its entries go beyond this process. */
 export interface HistoryParts {
   /** What a store kept (store/, --data-dir), oldest first. */
@@ -94,6 +95,19 @@ export interface HistoryParts {
 export interface ResumeRequest {
   readonly token: string;
   readonly position: number;
+}
+
+/**
+ * A resume its room's sessions let through (the single node's ResumeSessions, or Redis for a
+ * cluster), with the session's old connection already closed if it was still there.
+ */
+export interface ResumeGrant {
+  /** The name the connection is to have: the session's, or its own when the session had none. */
+  readonly name: string;
+  /** The position the client said it had read up to. */
+  readonly position: number;
+  /** Its new token: the old one is used up. */
+  readonly token: string;
 }
 
 /** What a room is given to work with, besides its settings. */
@@ -115,7 +129,8 @@ export class RoomCore<Client, Local extends LocalClient<Client> = LocalClient<Cl
   readonly members = new NameRegistry<Client>();
   readonly texts: RoomTexts;
   readonly history: ChatHistory;
-  readonly sessions: ResumeSessions<Local>;
+  /** How long a dropped session is held (--resume-window); 0: sessions are off. */
+  readonly resumeWindowMs: number;
   readonly wallClock: () => number;
   readonly #settings: RoomSettings;
   readonly #delivery: Delivery;
@@ -145,7 +160,7 @@ export class RoomCore<Client, Local extends LocalClient<Client> = LocalClient<Cl
     this.history = new ChatHistory(settings.historySize ?? DEFAULT_HISTORY_SIZE, parts.history?.entries);
     this.#historySink = parts.history?.sink ?? null;
     this.#historyOnJoin = Math.min(settings.historyOnJoin ?? 0, this.history.capacity);
-    this.sessions = new ResumeSessions((settings.resumeWindowSeconds ?? DEFAULT_RESUME_WINDOW_SECONDS) * 1000);
+    this.resumeWindowMs = (settings.resumeWindowSeconds ?? DEFAULT_RESUME_WINDOW_SECONDS) * 1000;
     this.wallClock = parts.wallClock ?? Date.now;
   }
 
@@ -203,12 +218,9 @@ export class RoomCore<Client, Local extends LocalClient<Client> = LocalClient<Cl
    * Its leave is decided (its event follows): no more lines, no timer, and the log line
    * (OPERATIONS.md §5): `leave` when it left by itself, `kick` and a kick counted for the rest.
    */
-  startLeaving(local: Local, reason: CloseReason, now: number): void {
+  startLeaving(local: Local, reason: CloseReason): void {
     local.isLeaving = true;
     this.#idle.remove(local.id);
-    // §10.4: a drop holds its session (and its chosen name) for a resume; any other leave ends it.
-    if (RESUMABLE.has(reason) && local.isAdmitted) this.sessions.hold(local, local.name === local.addr ? null : local.name, now);
-    else this.sessions.end(local);
     // `online`: this node's connections once this one is gone.
     const fields = { event: 'leave', addr: local.addr, name: local.name, online: this.#byId.size - 1, reason };
     if (reason === CloseReason.ClientClosed || reason === CloseReason.Quit || reason === CloseReason.Replaced) {
@@ -263,11 +275,6 @@ export class RoomCore<Client, Local extends LocalClient<Client> = LocalClient<Cl
     this.send(local, encodeError(error));
   }
 
-  /** Whether a name is taken by someone online or held for a dropped session (§10.4). */
-  isNameHeld(name: string, now: number): boolean {
-    return this.sessions.isNameHeld(name, now);
-  }
-
   // ── history and resume (PROTOCOL.md §10) ──────────────────────────────────────────────────
 
   /** `/history [N]`: the last N entries (default 20), to this client only. */
@@ -275,49 +282,35 @@ export class RoomCore<Client, Local extends LocalClient<Client> = LocalClient<Cl
     this.send(local, encodeHistory(this.history.last(count ?? DEFAULT_HISTORY_REPLY)));
   }
 
-  /** `/token`: its token, and positions on its live history lines from now on. */
-  giveToken(local: Local): void {
-    if (!this.sessions.isOn) return this.replyError(local, resumeOff());
-    const token = this.sessions.issue(local);
+  /** Whether the room holds sessions at all (§10.4: `--resume-window 0` turns them off). */
+  get hasSessions(): boolean {
+    return this.resumeWindowMs > 0;
+  }
+
+  /**
+   * `/token`: its token, given by the room's sessions, and positions on its live history lines
+   * from now on. The reply's position is that of the last entry it was sent (§10.3).
+   */
+  giveToken(local: Local, token: string): void {
     this.#position(local);
     this.send(local, encodeToken(token, this.history.latest));
   }
 
   /**
-   * Checks a resume before anything happens; returns the error to tell, or null when it can go
-   * ahead (the token is not used up by a refusal).
+   * Carries out a resume the room's sessions granted, on `local`: a connection online under its
+   * address (a `/resume` line), or one not yet let in (the WebSocket handshake, §10.5). In this
+   * order (§10.4): the entries it missed, up to those this connection was sent live; its name
+   * (a login, which lets in a connection not yet in); then `resumed` with its new token.
    */
-  refuseResume(request: ResumeRequest, now: number): ProtocolError | null {
-    if (!this.sessions.isOn) return resumeOff();
-    if (this.sessions.find(request.token, now) === undefined) return resumeRefused(this.sessions.windowMs / 1000);
-    if (request.position > this.history.latest) return resumeAhead(request.position, this.history.latest);
-    return null;
-  }
-
-  /**
-   * Carries out a resume that `refuseResume` let through, on `local`: a connection online under
-   * its address (a `/resume` line), or one not yet let in (the WebSocket handshake, §10.5). The
-   * session's old connection, if it is somehow still here, is closed first through `leave`, the
-   * sequencer's own leave. Then the entries it missed up to what this connection was sent live,
-   * its name back (a login), and `resumed` with a new token.
-   */
-  resume(local: Local, request: ResumeRequest, now: number, leave: (old: Local) => void): void {
-    const session = this.sessions.find(request.token, now);
-    if (session === undefined) return;
-    const old = session.local;
-    // The name to give back: held with the session, or still the old connection's.
-    const held = old === null ? session.name : old.name === old.addr ? null : old.name;
-    this.sessions.take(request.token);
-    if (old !== null && old !== local) leave(old);
+  resume(local: Local, grant: ResumeGrant): void {
     const upTo = local.isAdmitted ? local.seenUpTo : this.history.latest;
-    const missed = this.history.after(request.position, upTo);
+    const missed = this.history.after(grant.position, upTo);
     this.send(local, encodeResumeReply(missed.entries, missed.lost));
-    const name = held ?? local.name;
-    if (!local.isAdmitted || name !== local.name) {
-      this.apply({ kind: 'login', client: local.client, addr: local.addr, name }, { isResume: true });
+    if (!local.isAdmitted || grant.name !== local.name) {
+      this.apply({ kind: 'login', client: local.client, addr: local.addr, name: grant.name }, { isResume: true });
     }
     this.#position(local);
-    this.send(local, encodeResumed(this.sessions.issue(local), this.history.latest));
+    this.send(local, encodeResumed(grant.token, this.history.latest));
   }
 
   #position(local: Local): void {

@@ -1,12 +1,26 @@
 // The room of a chatd that runs alone: the sequencer that decides every event at once, in the
 // order the primary hears of it, and hands it to RoomCore.apply. A name is claimed here, against
-// this node's registry; the cluster's room (cluster/) claims it through Redis instead.
-// Pure apart from the Delivery and the log, so the tests drive it with a fake clock.
+// this node's registry, and the resume sessions are kept here, in memory (ResumeSessions); the
+// cluster's room (cluster/) keeps both in Redis instead. Pure apart from the Delivery and the log,
+// so the tests drive it with a fake clock.
 
-import { dispatchCommand, encodeRenameOk, encodeWho, nameTaken, noSuchUser, type CommandHandlers, type WhoEntry } from '../protocol/index.ts';
+import {
+  dispatchCommand,
+  encodeRenameOk,
+  encodeWho,
+  nameTaken,
+  noSuchUser,
+  resumeAhead,
+  resumeOff,
+  resumeRefused,
+  type CommandHandlers,
+  type ProtocolError,
+  type WhoEntry,
+} from '../protocol/index.ts';
 import type { ClientEvent } from './client-event.ts';
 import { CloseReason } from './close-reason.ts';
-import { RoomCore, type LocalClient, type ResumeRequest, type RoomParts } from './room-core.ts';
+import { ResumeSessions } from './resume-sessions.ts';
+import { holdsSession, RoomCore, type LocalClient, type ResumeRequest, type RoomParts } from './room-core.ts';
 import type { Room, RoomSettings } from './room.ts';
 
 /** On one node a member is named by its connection id. */
@@ -14,11 +28,13 @@ type Local = LocalClient<number>;
 
 export class SingleNodeRoom implements Room {
   readonly #core: RoomCore<number>;
+  readonly #sessions: ResumeSessions<Local>;
   /** The time of the event being handled, for the command handlers (ms, monotonic). */
   #now = 0;
 
   constructor(settings: RoomSettings, parts: RoomParts) {
     this.#core = new RoomCore(settings, parts);
+    this.#sessions = new ResumeSessions(this.#core.resumeWindowMs);
   }
 
   readonly link = null;
@@ -72,7 +88,7 @@ export class SingleNodeRoom implements Room {
       // The name it already has is confirmed without telling anyone.
       if (name === local.name) return this.#core.send(local, encodeRenameOk());
       // §10.4: a name held for a dropped session is taken too.
-      if (this.#core.isNameHeld(name, this.#now) || !this.#core.members.claim(local.client, local.addr, name)) {
+      if (this.#sessions.isNameHeld(name, this.#now) || !this.#core.members.claim(local.client, local.addr, name)) {
         return this.#core.replyError(local, nameTaken(name));
       }
       const stamp = this.#core.nextStamp();
@@ -86,11 +102,14 @@ export class SingleNodeRoom implements Room {
     quit: (local) => this.#leave(local, CloseReason.Quit),
     help: (local) => this.#core.send(local, this.#core.texts.help),
     history: (local, { count }) => this.#core.sendHistory(local, count),
-    token: (local) => this.#core.giveToken(local),
+    token: (local) => {
+      if (!this.#core.hasSessions) return this.#core.replyError(local, resumeOff());
+      this.#core.giveToken(local, this.#sessions.issue(local));
+    },
     resume: (local, request) => {
-      const refusal = this.#core.refuseResume(request, this.#now);
+      const refusal = this.#refuseResume(request);
       if (refusal !== null) return this.#core.replyError(local, refusal);
-      this.#core.resume(local, request, this.#now, (old) => this.#leave(old, CloseReason.Replaced));
+      this.#resume(local, request);
     },
     invalid: (local, { error }) => this.#core.replyError(local, error),
   };
@@ -98,7 +117,7 @@ export class SingleNodeRoom implements Room {
   expireIdle(now: number): number | undefined {
     this.#now = now;
     for (const local of this.#core.takeIdle(now)) {
-      this.#core.startLeaving(local, CloseReason.IdleTimeout, now);
+      this.#startLeaving(local, CloseReason.IdleTimeout);
       this.#core.apply({ kind: 'timeout', client: local.client });
     }
     return this.#core.nextIdleDeadline();
@@ -130,8 +149,38 @@ export class SingleNodeRoom implements Room {
   async stop(): Promise<void> {}
 
   #leave(local: Local, reason: CloseReason): void {
-    this.#core.startLeaving(local, reason, this.#now);
+    this.#startLeaving(local, reason);
     this.#core.apply({ kind: 'leave', client: local.client, reason });
+  }
+
+  /** §10.4: a drop holds its session (and its chosen name) for a resume; any other leave ends it. */
+  #startLeaving(local: Local, reason: CloseReason): void {
+    if (holdsSession(reason) && local.isAdmitted) this.#sessions.hold(local, local.name === local.addr ? null : local.name, this.#now);
+    else this.#sessions.end(local);
+    this.#core.startLeaving(local, reason);
+  }
+
+  /** The error a resume is refused with, or null when it can go ahead (a refusal uses nothing up). */
+  #refuseResume(request: ResumeRequest): ProtocolError | null {
+    if (!this.#core.hasSessions) return resumeOff();
+    if (this.#sessions.find(request.token, this.#now) === undefined) return resumeRefused(this.#core.resumeWindowMs / 1000);
+    const latest = this.#core.history.latest;
+    if (request.position > latest) return resumeAhead(request.position, latest);
+    return null;
+  }
+
+  /**
+   * Carries out a resume `#refuseResume` let through. The session's old connection, if it is
+   * somehow still here, is closed first (`Replaced`), and its name is the one given back.
+   */
+  #resume(local: Local, request: ResumeRequest): void {
+    const session = this.#sessions.find(request.token, this.#now);
+    if (session === undefined) return;
+    const old = session.local;
+    const held = old === null ? session.name : old.name === old.addr ? null : old.name;
+    this.#sessions.take(request.token);
+    if (old !== null && old !== local) this.#leave(old, CloseReason.Replaced);
+    this.#core.resume(local, { name: held ?? local.name, position: request.position, token: this.#sessions.issue(local) });
   }
 
   /**
@@ -139,8 +188,8 @@ export class SingleNodeRoom implements Room {
    * what it missed. A refused token lets it in as a newcomer, told why after its greeting.
    */
   #resumeAtConnect(local: Local, request: ResumeRequest): void {
-    const refusal = this.#core.refuseResume(request, this.#now);
-    if (refusal === null) return this.#core.resume(local, request, this.#now, (old) => this.#leave(old, CloseReason.Replaced));
+    const refusal = this.#refuseResume(request);
+    if (refusal === null) return this.#resume(local, request);
     this.#core.apply({ kind: 'login', client: local.client, addr: local.addr, name: local.addr });
     this.#core.replyError(local, refusal);
   }

@@ -145,7 +145,7 @@ describe('RoomCore connections', () => {
     delivery.take();
     expect(core.takeIdle(50_000)).toEqual([]);
     expect(delivery.take().map((op) => op.slice(0, 2))).toEqual([['send', 1]]);
-    core.startLeaving(bob, CloseReason.Quit, 0);
+    core.startLeaving(bob, CloseReason.Quit);
     expect(core.takeIdle(60_000)).toEqual([alice]);
     expect(core.takeIdle(60_000)).toEqual([]);
   });
