@@ -23,6 +23,7 @@ import { createLogger } from '../server/log.ts';
 import { ListenError, startServer, WebFilesError, type ServerInputs } from '../server/primary.ts';
 import { checkNodeVersion, fail, packageVersion } from './common.ts';
 import { ClusterError, roomFor } from './compose-room.ts';
+import { HistoryStoreError, openHistoryStore, type OpenedHistory } from '../store/history-store.ts';
 
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
@@ -32,13 +33,22 @@ async function main(): Promise<void> {
   const config = parseArguments(hideBin(process.argv));
   const inputs = readInputsOrExit(config);
   const log = createLogger(config.logLevel, { thread: 'primary' });
+  const history = openHistoryOrExit(config, log);
   let server;
   try {
-    server = await startServer(config, log, inputs, roomFor(config, inputs.motd));
+    const kept = history === null ? {} : { entries: history.entries, sink: history.store };
+    server = await startServer(config, log, inputs, roomFor(config, inputs.motd, kept), history?.store ?? null);
   } catch (error) {
     if (error instanceof ListenError) fail('chatd', describeListenError(error, config), EXIT_FAILURE);
     if (error instanceof ClusterError || error instanceof WebFilesError) fail('chatd', error.message, EXIT_FAILURE);
     throw error;
+  }
+  if (history !== null) {
+    const newest = history.entries.at(-1)?.position ?? 0;
+    log.info(
+      { event: 'history-opened', path: history.store.path, entries: history.entries.length, position: newest },
+      `history in ${history.store.path}: ${history.entries.length} entries kept, the newest @${newest}`,
+    );
   }
   const stop = (signal: NodeJS.Signals): void => {
     log.info({ event: 'shutdown', signal }, 'shutting down');
@@ -185,6 +195,29 @@ function parseArguments(argv: string[]): ServerConfig {
 }
 
 const readText = (path: string): string => readFileSync(path, 'utf8');
+
+/**
+ * --data-dir: opens the history kept there, before any port is taken; a directory or file chatd
+ * cannot use is one line and exit 1 (OPERATIONS.md §11). A write that fails later is logged and
+ * counted, and the chat goes on.
+ */
+function openHistoryOrExit(config: ServerConfig, log: Logger): OpenedHistory | null {
+  if (config.dataDir === null) return null;
+  try {
+    return openHistoryStore({
+      dir: config.dataDir,
+      capacity: config.historySize,
+      // Test hook only: a "disk" of this many pages fills up for real (SQLITE_FULL).
+      ...(process.env['CHATD_TEST_HOOKS'] === '1' && process.env['CHATD_TEST_HISTORY_MAX_PAGES'] !== undefined
+        ? { maxPages: Number(process.env['CHATD_TEST_HISTORY_MAX_PAGES']) }
+        : {}),
+      onWriteFailure: (failure) => log.error({ event: 'history-write-failed', code: failure.code, lost: failure.lost }, failure.message),
+    });
+  } catch (error) {
+    if (error instanceof HistoryStoreError) fail('chatd', error.message, EXIT_FAILURE);
+    throw error;
+  }
+}
 
 /** What the server reads from files and the environment: the admin token, the message of the day, the certificate. */
 function readInputs(config: ServerConfig): ServerInputs {

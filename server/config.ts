@@ -320,6 +320,9 @@ export function buildConfig(raw: Readonly<Record<string, unknown>>): ServerConfi
   if (config.historyOnJoin > config.historySize) {
     throw new ConfigError(`--history-on-join (${config.historyOnJoin}) must be at most --history-size (${config.historySize})`);
   }
+  if (config.dataDir !== null && config.redisUrl !== null) {
+    throw new ConfigError('--data-dir keeps one server\'s history; with --redis the history is the cluster\'s, kept in Redis (docs/CLUSTER.md): leave --data-dir out');
+  }
   if (config.dataDir !== null && config.historySize === 0) {
     throw new ConfigError('--data-dir keeps the history, but --history-size is 0; give a size, or leave --data-dir out');
   }
@@ -415,7 +418,7 @@ function checkNumber(option: NumberRange, value: unknown): number {
 export const envName = (key: string): string => `CHATD_${key.toUpperCase().replaceAll('-', '_')}`;
 
 /** CHATD_* variables that are not settings: read where they are used, never logged. */
-const OTHER_CHATD_VARIABLES = new Set(['CHATD_ADMIN_TOKEN', 'CHATD_TEST_HOOKS']);
+const OTHER_CHATD_VARIABLES = new Set(['CHATD_ADMIN_TOKEN', 'CHATD_TEST_HOOKS', 'CHATD_TEST_HISTORY_MAX_PAGES']);
 
 /**
  * Merges the sources of settings, later ones winning: defaults, the config file (JSON, keys as

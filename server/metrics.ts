@@ -206,6 +206,35 @@ function registerClusterMetrics(registers: Registry[], cluster: LinkStatus): voi
   });
 }
 
+/** What the history on disk counts (store/history-store.ts HistoryStore `counters`). */
+export interface HistoryDiskCounters {
+  readonly counters: { readonly writtenEntries: number; readonly failedBatches: number; readonly lostEntries: number };
+}
+
+/** --data-dir: entries written, writes that failed (a full disk), entries that will never be on disk. */
+function registerHistoryDiskMetrics(registers: Registry[], disk: HistoryDiskCounters): void {
+  const counter = (name: string, help: string, read: (counters: HistoryDiskCounters['counters']) => number): void => {
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        // prom-client counters only go up by inc(): bring it to the store's total.
+        const now = read(disk.counters);
+        this.reset();
+        this.inc(now);
+      },
+    });
+  };
+  counter('chatd_history_disk_entries_total', 'History entries written to --data-dir.', (counters) => counters.writtenEntries);
+  counter(
+    'chatd_history_disk_failures_total',
+    'Batches of history entries that could not be written to --data-dir (a full disk, an I/O error, a writer thread lost): the chat goes on.',
+    (counters) => counters.failedBatches,
+  );
+  counter('chatd_history_disk_lost_total', 'History entries that will never be on disk because their write failed.', (counters) => counters.lostEntries);
+}
+
 /** The primary's registry (presence, kicks, its own event loop) and the merge of a scrape. */
 export class PrimaryMetrics {
   readonly #registry = new Registry();
@@ -213,8 +242,11 @@ export class PrimaryMetrics {
   readonly #missing: Gauge;
   readonly #monitor: EventLoopMonitor;
 
-  /** `countOnline` and `cluster` are read at scrape time only; `cluster` is null without --redis. */
-  constructor(countOnline: () => number, cluster: LinkStatus | null = null) {
+  /**
+   * `countOnline`, `cluster` and `historyDisk` are read at scrape time only; `cluster` is null
+   * without --redis, `historyDisk` without --data-dir.
+   */
+  constructor(countOnline: () => number, cluster: LinkStatus | null = null, historyDisk: HistoryDiskCounters | null = null) {
     const registers = [this.#registry];
     new Gauge({
       name: 'chatd_clients_online',
@@ -239,6 +271,7 @@ export class PrimaryMetrics {
     });
     this.#monitor = registerEventLoopLag(this.#registry, 'primary');
     if (cluster !== null) registerClusterMetrics(registers, cluster);
+    if (historyDisk !== null) registerHistoryDiskMetrics(registers, historyDisk);
     // prom-client's process and Node figures (#10 §7), under their usual names so that stock
     // dashboards read them: RSS, CPU and open descriptors are the whole process, every worker
     // included; heap, GC and event-loop figures are the primary thread's own.

@@ -49,6 +49,19 @@ export interface ServerInputs {
 
 export { ListenError } from './listen-error.ts';
 
+/**
+ * The history kept on disk (store/, --data-dir) as the server sees it: counted in /metrics, and
+ * closed at stop once the room has decided its last entry.
+ */
+export interface HistoryDisk {
+  readonly counters: {
+    readonly writtenEntries: number;
+    readonly failedBatches: number;
+    readonly lostEntries: number;
+  };
+  close(): Promise<void>;
+}
+
 /** Makes the room the primary runs, given where its decisions go (cli/compose-room.ts). */
 export type RoomFactory = (parts: RoomParts) => Room;
 
@@ -71,7 +84,13 @@ export interface RunningServer {
   crashWorker(index: number): void;
 }
 
-export async function startServer(config: ServerConfig, log: Logger, inputs: ServerInputs, createRoom: RoomFactory): Promise<RunningServer> {
+export async function startServer(
+  config: ServerConfig,
+  log: Logger,
+  inputs: ServerInputs,
+  createRoom: RoomFactory,
+  historyDisk: HistoryDisk | null = null,
+): Promise<RunningServer> {
   const ports: ListenerPorts = {
     port: await reservePort(config.host, config.port, '--port'),
     webPort: config.webPort === null ? null : await reservePort(config.host, config.webPort, '--web-port'),
@@ -79,7 +98,7 @@ export async function startServer(config: ServerConfig, log: Logger, inputs: Ser
   };
   // Read before any worker starts: a checkout without the page fails here, in one line.
   const webFiles = config.webPort === null ? [] : readWebFiles();
-  const primary = new Primary(config, ports, { tls: inputs.tls, webFiles }, log, createRoom);
+  const primary = new Primary(config, ports, { tls: inputs.tls, webFiles }, log, createRoom, historyDisk);
   // The room first: a cluster whose Redis cannot be reached stops the start before any client gets in.
   await primary.startRoom();
   try {
@@ -113,6 +132,8 @@ export async function startServer(config: ServerConfig, log: Logger, inputs: Ser
       // /healthz answers 503 while the clients are told goodbye; then the HTTP side closes too.
       await primary.stop();
       await http?.close();
+      // Last: what the room decided before the goodbye is written, then the file is closed.
+      await historyDisk?.close();
     },
     reload(next) {
       primary.setMotd(next.motd);
@@ -179,6 +200,7 @@ class Primary {
     files: { readonly tls: TlsIdentity | null; readonly webFiles: readonly WebFile[] },
     log: Logger,
     createRoom: RoomFactory,
+    historyDisk: HistoryDisk | null,
   ) {
     this.#config = config;
     this.#ports = ports;
@@ -191,7 +213,7 @@ class Primary {
     });
     const observer = { onKick: (reason: CloseReason) => this.#metrics.countKick(reason) };
     this.#room = createRoom({ delivery: this.#dispatcher, log, observer, workerOf });
-    this.#metrics = new PrimaryMetrics(() => this.#room.online, this.#room.link);
+    this.#metrics = new PrimaryMetrics(() => this.#room.online, this.#room.link, historyDisk);
   }
 
   /** Readies the room: with --redis, connects and registers this node (ClusterError when Redis cannot be reached). */

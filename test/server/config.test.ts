@@ -67,6 +67,14 @@ describe('buildConfig', () => {
       '--tls-port must differ from --web-port (both are 8080); choose another port for the line protocol over TLS',
     ],
     [{ 'web-origin': 'https://a.example' }, '--web-origin applies to the web port only; give --web-port too, or leave --web-origin out'],
+    [{ 'history-size': '10', 'history-on-join': '11' }, '--history-on-join (11) must be at most --history-size (10)'],
+    [{ 'history-size': '0', 'data-dir': '/var/lib/chatd' }, '--data-dir keeps the history, but --history-size is 0; give a size, or leave --data-dir out'],
+    [
+      { redis: 'redis://127.0.0.1:6379', 'data-dir': '/var/lib/chatd' },
+      "--data-dir keeps one server's history; with --redis the history is the cluster's, kept in Redis (docs/CLUSTER.md): leave --data-dir out",
+    ],
+    [{ 'data-dir': ' ' }, '--data-dir must be the path of a directory where chatd keeps its history; got  '],
+    [{ 'resume-window': '-1' }, '--resume-window must be a whole number from 0 to 86400; got -1'],
     [
       { 'web-port': '8080', 'web-origin': 'https://a.example/chat' },
       '--web-origin must be origins such as https://chat.example.com or http://localhost:8080, comma separated, without a path; got https://a.example/chat',
