@@ -1,8 +1,9 @@
 // @ts-check
 // One WebSocket to chatd at a time, and when to open the next: back-off with jitter after a
 // close nobody announced, none after an end the user or the server decided (PROTOCOL.md §6.2,
-// §3.4 /quit). DOM-free: the socket and the clock are passed in (app.js gives the browser's), so
-// the tests drive it with fakes.
+// §3.4 /quit), and with the session's resume token in the handshake when it has one (§10.5).
+// DOM-free: the socket and the clock are passed in (app.js gives the browser's), so the tests
+// drive it with fakes.
 
 /** The first retry: a chatd restart takes about a second, so the first try is soon. */
 export const RECONNECT_BASE_MS = 500;
@@ -10,6 +11,26 @@ export const RECONNECT_BASE_MS = 500;
 export const RECONNECT_MAX_MS = 30_000;
 /** After `/quit` the server closes at once (§3.4); past this the page closes the socket itself. */
 export const QUIT_CLOSE_GRACE_MS = 3_000;
+
+/** PROTOCOL.md §9.1: the WebSocket endpoint, on the page's own origin. */
+export const SOCKET_PATH = '/ws';
+
+/**
+ * Where a connection takes the session back from (§10.5): its token, and the position of the
+ * last entry the page received (session.js keeps both).
+ * @typedef {{ readonly token: string, readonly position: number }} ResumePoint
+ */
+
+/**
+ * The path a connection opens (§9.1, §10.5): `/ws`, or `/ws?resume=TOKEN&position=N` to take
+ * the session back in the handshake, so that the entries missed come first and none twice.
+ * @param {ResumePoint | null} resume
+ */
+export function socketPath(resume) {
+  if (resume === null) return SOCKET_PATH;
+  const query = new URLSearchParams({ resume: resume.token, position: String(resume.position) });
+  return `${SOCKET_PATH}?${query}`;
+}
 
 /** RFC 6455 §7.4.1, as chatd uses them. */
 export const CLOSE_CODES = /** @type {const} */ ({
@@ -41,7 +62,7 @@ export function reconnectDelayMs(attempt, random) {
  * @property {(code?: number) => void} close
  *
  * @typedef {object} ConnectionDependencies
- * @property {(events: SocketEvents) => SocketLike} openSocket
+ * @property {(events: SocketEvents, path: string) => SocketLike} openSocket `path` on the page's origin (socketPath)
  * @property {(callback: () => void, ms: number) => unknown} setTimer
  * @property {(handle: unknown) => void} clearTimer
  * @property {() => number} now milliseconds
@@ -68,6 +89,8 @@ export function reconnectDelayMs(attempt, random) {
  * @property {(text: string) => void} onMessage
  * @property {(state: ConnectionState) => void} onState
  * @property {(cause: CloseCause) => void} onClose after the socket is gone, before the new state
+ * @property {() => ResumePoint | null} [resumePoint] asked as each socket is opened: the session to
+ *   resume in its handshake, if any (session.js)
  */
 
 export class Connection {
@@ -115,7 +138,8 @@ export class Connection {
     /** @type {number | null} */
     let earlyCloseCode = null;
     const isCurrent = () => socket !== null && socket === this.#socket;
-    socket = this.#dependencies.openSocket({
+    /** @type {SocketEvents} */
+    const events = {
       onOpen: () => {
         if (!isCurrent()) return;
         this.#isOpen = true;
@@ -129,7 +153,8 @@ export class Connection {
         if (socket === null) earlyCloseCode = code;
         else if (isCurrent()) this.#closed(code);
       },
-    });
+    };
+    socket = this.#dependencies.openSocket(events, socketPath(this.#callbacks.resumePoint?.() ?? null));
     this.#socket = socket;
     if (earlyCloseCode !== null) this.#closed(earlyCloseCode);
   }

@@ -1,6 +1,7 @@
-// When the web client opens its next WebSocket (web/connection.js): back-off with jitter after a
-// close nobody announced, none after /quit or an idle timeout. A fake socket and a manual clock
-// stand in for the browser's.
+// When the web client opens its next WebSocket (web/connection.js), and where: back-off with
+// jitter after a close nobody announced, none after /quit or an idle timeout, and the session to
+// resume in the handshake's path (PROTOCOL.md §10.5). A fake socket and a manual clock stand in
+// for the browser's.
 
 import { describe, expect, it } from 'vitest';
 import {
@@ -9,16 +10,19 @@ import {
   RECONNECT_BASE_MS,
   RECONNECT_MAX_MS,
   reconnectDelayMs,
+  socketPath,
+  type ResumePoint,
 } from '../../web/connection.js';
 
 interface FakeSocket {
+  readonly path: string;
   readonly sent: string[];
   closedWith: number | null;
   readonly events: { onOpen(): void; onMessage(text: string): void; onClose(code: number): void };
 }
 
-/** A connection over fake sockets, with a clock that moves only when told to. */
-function harness(random = 0.5) {
+/** A connection over fake sockets, with a clock that moves only when told to, resuming from `resume()` if given. */
+function harness(random = 0.5, resume?: () => ResumePoint | null) {
   let now = 0;
   const timers: { at: number; callback: () => void; handle: number }[] = [];
   const sockets: FakeSocket[] = [];
@@ -27,8 +31,8 @@ function harness(random = 0.5) {
   let handles = 0;
   const connection = new Connection(
     {
-      openSocket: (events: FakeSocket['events']) => {
-        const socket: FakeSocket = { sent: [], closedWith: null, events };
+      openSocket: (events: FakeSocket['events'], path: string) => {
+        const socket: FakeSocket = { path, sent: [], closedWith: null, events };
         sockets.push(socket);
         return {
           send: (text: string) => socket.sent.push(text),
@@ -54,6 +58,7 @@ function harness(random = 0.5) {
       onMessage: () => {},
       onState: (state: { state: string; retryAt?: number }) => states.push(state.state === 'reconnecting' ? `reconnecting at ${state.retryAt}` : state.state),
       onClose: (cause: { reason: string; code: number | null }) => closes.push(cause),
+      ...(resume === undefined ? {} : { resumePoint: resume }),
     },
   );
   /** Moves the clock on by `ms`, running the timers that come due. */
@@ -88,7 +93,54 @@ describe('reconnectDelayMs', () => {
   });
 });
 
+describe('socketPath', () => {
+  it('is /ws for a newcomer', () => {
+    expect(socketPath(null)).toBe('/ws');
+  });
+
+  it("is /ws?resume=TOKEN&position=N for a session to take back, with §10.6's token and position", () => {
+    expect(socketPath({ token: '3q2-7wbYc5u0Yx1PQrH6Aw', position: 14 })).toBe('/ws?resume=3q2-7wbYc5u0Yx1PQrH6Aw&position=14');
+    expect(socketPath({ token: '3q2-7wbYc5u0Yx1PQrH6Aw', position: 0 })).toBe('/ws?resume=3q2-7wbYc5u0Yx1PQrH6Aw&position=0');
+  });
+});
+
 describe('Connection', () => {
+  it('opens /ws first, and resumes in the handshake of the reconnect after a drop once the session has a token', () => {
+    let resume: ResumePoint | null = null;
+    const { connection, sockets, advance, last } = harness(0.5, () => resume);
+    connection.connect();
+    last().events.onOpen();
+    resume = { token: '3q2-7wbYc5u0Yx1PQrH6Aw', position: 14 };
+    last().events.onClose(1006);
+    advance(RECONNECT_BASE_MS);
+    expect(sockets.map((socket) => socket.path)).toEqual(['/ws', '/ws?resume=3q2-7wbYc5u0Yx1PQrH6Aw&position=14']);
+  });
+
+  it('asks where to resume from for each try, so a session that has nothing left to resume comes back at /ws', () => {
+    let resume: ResumePoint | null = { token: '3q2-7wbYc5u0Yx1PQrH6Aw', position: 14 };
+    const { connection, sockets, advance, last } = harness(0.5, () => resume);
+    connection.connect();
+    last().events.onClose(1006);
+    resume = { token: 'k1b9VZ0Qp4mJt2dF6cXyHw', position: 15 };
+    advance(RECONNECT_BASE_MS);
+    last().events.onOpen();
+    connection.expectEnd('quit', false, 'you left the chat');
+    resume = null; // session.js forgets its token at /quit
+    last().events.onClose(1000);
+    connection.connect();
+    expect(sockets.map((socket) => socket.path)).toEqual([
+      '/ws?resume=3q2-7wbYc5u0Yx1PQrH6Aw&position=14',
+      '/ws?resume=k1b9VZ0Qp4mJt2dF6cXyHw&position=15',
+      '/ws',
+    ]);
+  });
+
+  it('opens /ws when nobody says where to resume from', () => {
+    const { connection, last } = harness();
+    connection.connect();
+    expect(last().path).toBe('/ws');
+  });
+
   it('is online once its socket opens, and sends only then', () => {
     const { connection, states, last } = harness();
     connection.connect();
