@@ -1,7 +1,8 @@
 // @ts-check
 // What a line the user types will be to the server (PROTOCOL.md §3), read the way
 // protocol/parse.ts reads it, as far as the page needs: which lines get exactly one reply
-// (`who`, a rename, `/msg`), which one ends the connection (`/quit`). Pure and DOM-free.
+// (`who`, a rename, `/msg`, `/history`, `/token`, `/resume`), which one ends the connection
+// (`/quit`). Pure and DOM-free.
 
 /**
  * The longest line the page sends, in UTF-8 bytes: the default of chatd's --max-line (§2.5).
@@ -19,8 +20,12 @@ export const MAX_LINE_BYTES = 4096;
  * @typedef {{ readonly type: 'msg', readonly to: string | null, readonly text: string | null }} MsgInput
  * @typedef {{ readonly type: 'quit' }} QuitInput
  * @typedef {{ readonly type: 'help' }} HelpInput
+ * @typedef {{ readonly type: 'history' }} HistoryInput §10.2
+ * @typedef {{ readonly type: 'token' }} TokenInput §10.3
+ * @typedef {{ readonly type: 'resume' }} ResumeInput §10.4
  * @typedef {{ readonly type: 'unknown-command', readonly word: string }} UnknownCommandInput
- * @typedef {EmptyInput | ChatInput | WhoInput | RenameInput | MsgInput | QuitInput | HelpInput | UnknownCommandInput} ClientInput
+ * @typedef {EmptyInput | ChatInput | WhoInput | RenameInput | MsgInput | QuitInput | HelpInput | HistoryInput | TokenInput
+ *   | ResumeInput | UnknownCommandInput} ClientInput
  */
 
 /**
@@ -40,9 +45,9 @@ function asciiLower(text) {
 }
 
 /**
- * What the server will read `line` as (§3.1–§3.4). Each of `who`, `rename` and `msg` is
- * answered with exactly one line, a confirmation or an error, which is what lets the page pair
- * replies with the lines that caused them (session.js).
+ * What the server will read `line` as (§3.1–§3.4, §10). Each of `who`, `rename`, `msg`,
+ * `history`, `token` and `resume` is answered with one reply, a confirmation or an error, which
+ * is what lets the page pair replies with the lines that caused them (session.js).
  * @param {string} line
  * @returns {ClientInput}
  */
@@ -83,6 +88,11 @@ function readSlash(line) {
       return { type: 'quit' };
     case 'help':
       return { type: 'help' };
+    // §10.2–§10.4: a wrong argument is CHAT_ERR_COMMAND_SYNTAX, a reply all the same.
+    case 'history':
+    case 'token':
+    case 'resume':
+      return { type: word };
     default:
       return { type: 'unknown-command', word };
   }

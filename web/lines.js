@@ -1,8 +1,8 @@
 // @ts-check
-// One server line -> what it is (PROTOCOL.md §5), for the web client. Pure and DOM-free, so it
-// runs in the browser and under Node's tests alike. It keeps no state: each line of the two
-// replies that span lines (`who` §5.3, `/help` §5.6) is recognised on its own, and session.js
-// groups them.
+// One server line -> what it is (PROTOCOL.md §5, §10), for the web client. Pure and DOM-free, so
+// it runs in the browser and under Node's tests alike. It keeps no state: each line of the replies
+// that span lines (`who` §5.3, `/help` §5.6, `/history` §10.2, a resume §10.4) is recognised on
+// its own, and session.js groups them.
 
 /** §2.4: `ip:port` for IPv4, `[ip]:port` for IPv6 (a zone id included: `[fe80::1%eth0]:40512`). */
 const ADDR = String.raw`(?:\d{1,3}(?:\.\d{1,3}){3}:\d{1,5}|\[[0-9A-Fa-f:.]+(?:%[^\]\s]+)?\]:\d{1,5})`;
@@ -26,6 +26,25 @@ const RENAMED_PREFIX = 'renamed to ';
 const ANNOUNCEMENT_PREFIX = '*** ';
 const ERROR_PREFIX = 'error: ';
 
+/** §10.1: `@N`, a decimal position; `@0` is the one before any entry. */
+const POSITION = String.raw`@(\d+)`;
+/** §10.1: the time an entry was said, RFC 3339 in UTC (the server writes milliseconds; fewer digits are read too). */
+const TIME = String.raw`(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)`;
+/** §10.3: 128 random bits in base64url, without padding. */
+const TOKEN = '([A-Za-z0-9_-]{22})';
+/** §10.2 history-reply's first line; `1 entry`, otherwise `N entries`. */
+const HISTORY_HEADER = /^history: (\d+) (?:entry|entries)$/;
+/** §10.2 history-line: `history @N TIME LIVE-LINE`. */
+const HISTORY_LINE = new RegExp(`^history ${POSITION} ${TIME} (.*)$`);
+/** §10.3 positioned: `@N LIVE-LINE`, a live history entry once the client has a token. */
+const POSITIONED = new RegExp(`^${POSITION} (.*)$`);
+/** §10.3 token-reply. */
+const TOKEN_REPLY = new RegExp(`^token ${TOKEN} ${POSITION}$`);
+/** §10.4 resume-reply's first line, with the entries that are no longer kept if there are any. */
+const RESUME_HEADER = /^resume: (\d+) (?:entry|entries) you missed(?:, and (\d+) before them that are no longer kept)?$/;
+/** §10.4 resumed: the new token and the position the client is now at. */
+const RESUMED = new RegExp(`^resumed ${TOKEN} ${POSITION}$`);
+
 /** §5.8 and §5.9: the server's own notices in the announcement syntax. */
 export const LINK_DOWN_TEXT =
   'the link to the other chat servers is down; until it is back, your lines reach only the people on this server';
@@ -36,6 +55,7 @@ const IDLE_WARNING = /^you will be timed out in (\d+) s; send any line to stay$/
  * @typedef {'CHAT_ERR_LINE_TOO_LONG' | 'CHAT_ERR_RENAME_SYNTAX' | 'CHAT_ERR_NAME_EMPTY' | 'CHAT_ERR_NAME_TOO_LONG'
  *   | 'CHAT_ERR_NAME_INVALID' | 'CHAT_ERR_NAME_TAKEN' | 'CHAT_ERR_UNKNOWN_COMMAND' | 'CHAT_ERR_COMMAND_SYNTAX'
  *   | 'CHAT_ERR_RESERVED_TEXT' | 'CHAT_ERR_NO_SUCH_USER' | 'CHAT_ERR_CLUSTER_UNAVAILABLE' | 'CHAT_ERR_RATE_LIMITED'
+ *   | 'CHAT_ERR_RESUME_REFUSED' | 'CHAT_ERR_RESUME_AHEAD' | 'CHAT_ERR_RESUME_OFF'
  *   | 'CHAT_ERR_FLOODING' | 'CHAT_ERR_TOO_MANY_FROM_ADDRESS' | 'CHAT_ERR_SERVER_FULL' | 'CHAT_ERR_IDLE_TIMEOUT'
  *   | 'CHAT_ERR_SHUTTING_DOWN'} ErrorCode
  */
@@ -66,12 +86,19 @@ const ERROR_FORMS = [
   { code: 'CHAT_ERR_NO_SUCH_USER', pattern: /^nobody named (\S+) is online; try who$/, fatal: false },
   { code: 'CHAT_ERR_CLUSTER_UNAVAILABLE', pattern: /^this server has lost its link to the other chat servers/, fatal: false },
   { code: 'CHAT_ERR_RATE_LIMITED', pattern: /^slow down: at most (\d+) lines a second/, fatal: false },
+  // §10.4. The argument of RESUME_AHEAD is M, where the chat is: the position to resume from.
+  { code: 'CHAT_ERR_RESUME_REFUSED', pattern: /^cannot resume: that token is unknown, used, or older than the resume window \((\d+) s\)/, fatal: false },
+  { code: 'CHAT_ERR_RESUME_AHEAD', pattern: /^cannot resume at @\d+: the chat is only at @(\d+); /, fatal: false },
+  { code: 'CHAT_ERR_RESUME_OFF', pattern: /^this server does not hold sessions \(--resume-window 0\)$/, fatal: false },
   { code: 'CHAT_ERR_FLOODING', pattern: /^flooding: you kept sending faster than (\d+) lines a second/, fatal: true },
   { code: 'CHAT_ERR_TOO_MANY_FROM_ADDRESS', pattern: /^too many connections from your address \((\d+)\)/, fatal: true },
   { code: 'CHAT_ERR_SERVER_FULL', pattern: /^server full \((\d+) clients\); try again later$/, fatal: true },
   { code: 'CHAT_ERR_IDLE_TIMEOUT', pattern: /^no line from you for (\d+) s; disconnected/, fatal: true },
   { code: 'CHAT_ERR_SHUTTING_DOWN', pattern: /^server shutting down; goodbye$/, fatal: true },
 ];
+
+/** Every code the page tells apart, for the tests that hold them against PROTOCOL.md's tables. */
+export const ERROR_CODES = ERROR_FORMS.map((form) => form.code);
 
 /**
  * @typedef {{ readonly kind: 'login', readonly addr: string, readonly name: string }} LoginLine
@@ -93,9 +120,20 @@ const ERROR_FORMS = [
  * @typedef {{ readonly kind: 'error', readonly message: string, readonly code: ErrorCode | null,
  *   readonly argument: string | null, readonly fatal: boolean }} ErrorLine
  * @typedef {{ readonly kind: 'unknown', readonly text: string }} UnknownLine
+ *
+ * @typedef {ChatLine | RenamedLine | AnnouncementLine} EntryLine §10: what history keeps, as it was broadcast
+ * @typedef {{ readonly kind: 'history-start', readonly count: number }} HistoryStartLine
+ * @typedef {{ readonly kind: 'history', readonly position: number, readonly time: Date, readonly entry: EntryLine }} HistoryLine
+ * @typedef {{ readonly kind: 'positioned', readonly position: number, readonly entry: EntryLine }} PositionedLine
+ * @typedef {{ readonly kind: 'token', readonly token: string, readonly position: number }} TokenLine
+ * @typedef {{ readonly kind: 'resume-start', readonly count: number, readonly missing: number }} ResumeStartLine
+ *   `missing`: the entries before them that history no longer holds
+ * @typedef {{ readonly kind: 'resumed', readonly token: string, readonly position: number }} ResumedLine
+ *
  * @typedef {LoginLine | GreetingLine | ChatLine | LogoutLine | TimedOutLine | RenamedLine | PrivateLine
  *   | WhoStartLine | WhoRowLine | RenameOkLine | MsgOkLine | HelpStartLine | HelpLimitsLine | HelpRowLine
- *   | AnnouncementLine | ErrorLine | UnknownLine} ServerLine
+ *   | AnnouncementLine | ErrorLine | HistoryStartLine | HistoryLine | PositionedLine | TokenLine
+ *   | ResumeStartLine | ResumedLine | UnknownLine} ServerLine
  */
 
 /**
@@ -118,6 +156,9 @@ export function parseServerLine(line, nameOf) {
   }
   if (line.startsWith(ANNOUNCEMENT_PREFIX)) return parseAnnouncement(line.slice(ANNOUNCEMENT_PREFIX.length));
   if (line.startsWith(ERROR_PREFIX)) return parseError(line.slice(ERROR_PREFIX.length));
+  // §10: no live line starts with `@`, `history`, `token`, `resume` or `resumed`.
+  const positioned = parsePositioned(line, nameOf);
+  if (positioned !== null) return positioned;
   switch (line) {
     case 'user list:':
       return { kind: 'who-start' };
@@ -139,6 +180,73 @@ export function parseServerLine(line, nameOf) {
       : { kind: 'help-row', usage: command[1] ?? '', text: command[2] ?? '' };
   }
   return { kind: 'unknown', text: line };
+}
+
+/**
+ * §10.2–§10.4: the lines that carry a position. Each is all or nothing: a history line whose
+ * live line is not an entry's (§10: chat, a rename, an announcement) is not a history line.
+ * @param {string} line
+ * @param {((addr: string) => string | undefined) | undefined} nameOf
+ * @returns {ServerLine | null}
+ */
+function parsePositioned(line, nameOf) {
+  let match = POSITIONED.exec(line);
+  if (match !== null) {
+    const position = readPosition(match[1]);
+    const entry = parseEntry(match[2] ?? '', nameOf);
+    return position === null || entry === null ? null : { kind: 'positioned', position, entry };
+  }
+  match = HISTORY_HEADER.exec(line);
+  if (match !== null) {
+    const count = readPosition(match[1]);
+    return count === null ? null : { kind: 'history-start', count };
+  }
+  match = HISTORY_LINE.exec(line);
+  if (match !== null) {
+    const position = readPosition(match[1]);
+    const time = new Date(match[2] ?? '');
+    const entry = parseEntry(match[3] ?? '', nameOf);
+    if (position === null || Number.isNaN(time.getTime()) || entry === null) return null;
+    return { kind: 'history', position, time, entry };
+  }
+  match = TOKEN_REPLY.exec(line) ?? RESUMED.exec(line);
+  if (match !== null) {
+    const position = readPosition(match[2]);
+    if (position === null) return null;
+    return { kind: line.startsWith('token ') ? 'token' : 'resumed', token: match[1] ?? '', position };
+  }
+  match = RESUME_HEADER.exec(line);
+  if (match !== null) {
+    const count = readPosition(match[1]);
+    const missing = match[2] === undefined ? 0 : readPosition(match[2]);
+    return count === null || missing === null ? null : { kind: 'resume-start', count, missing };
+  }
+  return null;
+}
+
+/**
+ * A position or a count: decimal digits that make a safe integer.
+ * @param {string | undefined} digits
+ * @returns {number | null}
+ */
+function readPosition(digits) {
+  const value = Number(digits);
+  return digits !== undefined && Number.isSafeInteger(value) ? value : null;
+}
+
+/**
+ * §10.2 live-line: the entry exactly as it was broadcast.
+ * @param {string} live
+ * @param {((addr: string) => string | undefined) | undefined} nameOf
+ * @returns {EntryLine | null}
+ */
+function parseEntry(live, nameOf) {
+  const line = live.startsWith(ANNOUNCEMENT_PREFIX)
+    ? parseAnnouncement(live.slice(ANNOUNCEMENT_PREFIX.length))
+    : live.startsWith('[')
+      ? parseClientEvent(live, nameOf)
+      : null;
+  return line !== null && (line.kind === 'chat' || line.kind === 'renamed' || line.kind === 'announcement') ? line : null;
 }
 
 /**

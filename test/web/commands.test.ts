@@ -14,6 +14,9 @@ function expectedRead(serverReads: string, line: string): object {
   if (serverReads.startsWith('rename ')) return { type: 'rename', name: quoted[0] };
   if (serverReads.startsWith('msg ')) return { type: 'msg', to: quoted[0], text: quoted[1] };
   if (serverReads.startsWith('text ')) return { type: 'chat' };
+  // §10: whatever the table writes after the word (a count, a token and a position).
+  const historyWord = /^(history|token|resume)\b/.exec(serverReads)?.[1];
+  if (historyWord !== undefined) return { type: historyWord };
   switch (serverReads.replace(/^error /, '')) {
     case 'CHAT_ERR_RENAME_SYNTAX':
     case 'CHAT_ERR_NAME_EMPTY':
@@ -46,6 +49,23 @@ describe('readClientLine', () => {
 
   it('covers the rows that are one line', () => {
     expect(rows.length).toBeGreaterThan(60);
+  });
+
+  it('reads /history, /token and /resume as the commands of PROTOCOL.md §10, each answered once, in any case', () => {
+    for (const [line, type] of [
+      ['/history', 'history'],
+      ['/history 3', 'history'],
+      ['/HISTORY 50', 'history'],
+      ['/history three', 'history'], // a usage error is a reply all the same
+      ['/token', 'token'],
+      ['/resume 3q2-7wbYc5u0Yx1PQrH6Aw 14', 'resume'],
+      ['/resume 3q2-7wbYc5u0Yx1PQrH6Aw @14', 'resume'],
+      ['/resume', 'resume'],
+    ] as const) {
+      expect(readClientLine(line), line).toEqual({ type });
+    }
+    expect(readClientLine('history 3')).toEqual({ type: 'chat' });
+    expect(readClientLine('//token')).toEqual({ type: 'chat' });
   });
 
   it('reads a line of chat that only starts like a command as chat', () => {

@@ -1,10 +1,11 @@
 // The web client's reading of server lines (web/lines.js), run against the examples of
 // docs/PROTOCOL.md: the message table of §7.3, the telnet session of §8, the /help reply of §5.6,
-// the notices of §5.7–§5.9 and the error tables of §6. The spec is the test data.
+// the notices of §5.7–§5.9, the error tables of §6 and §10.4, and the history and resume
+// examples of §10. The spec is the test data.
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { LINK_BACK_TEXT, LINK_DOWN_TEXT, LineSplitter, parseServerLine } from '../../web/lines.js';
+import { ERROR_CODES, LINK_BACK_TEXT, LINK_DOWN_TEXT, LineSplitter, parseServerLine } from '../../web/lines.js';
 import { specTable, unescapeText } from '../helpers/spec-tables.ts';
 
 const SPEC = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
@@ -111,17 +112,23 @@ describe('parseServerLine', () => {
     it('reads the commands, the limits heading and the limits', () => {
       const lines = codeBlockAfter('### 5.6').trimEnd().split('\n');
       const read = lines.map((line) => parseServerLine(line));
+      const limitsAt = read.findIndex((line) => line.kind === 'help-limits');
       expect(read[0]).toEqual({ kind: 'help-start' });
-      expect(read.slice(1, 7)).toEqual([
-        { kind: 'help-row', usage: '/who', text: 'list who is online (same as: who)' },
-        { kind: 'help-row', usage: '/rename NEW', text: 'change your name (same as: rename|NEW)' },
-        { kind: 'help-row', usage: '/msg NAME TEXT', text: 'send TEXT to NAME only' },
-        { kind: 'help-row', usage: '/quit', text: 'leave the chat' },
-        { kind: 'help-row', usage: '/help', text: 'show this list' },
-        { kind: 'help-row', usage: '//TEXT', text: 'send a line that starts with a slash' },
-      ]);
-      expect(read[7]).toEqual({ kind: 'help-limits' });
-      expect(read.slice(8)).toEqual([
+      // Every command row has its usage; the table of commands grows (§10 added three), so the
+      // rows of the seed's commands are looked for among them.
+      const commands = read.slice(1, limitsAt);
+      for (const row of commands) expect(row).toMatchObject({ kind: 'help-row', usage: expect.stringMatching(/^\//) });
+      expect(commands).toEqual(
+        expect.arrayContaining([
+          { kind: 'help-row', usage: '/who', text: 'list who is online (same as: who)' },
+          { kind: 'help-row', usage: '/rename NEW', text: 'change your name (same as: rename|NEW)' },
+          { kind: 'help-row', usage: '/msg NAME TEXT', text: 'send TEXT to NAME only' },
+          { kind: 'help-row', usage: '/quit', text: 'leave the chat' },
+          { kind: 'help-row', usage: '/help', text: 'show this list' },
+          { kind: 'help-row', usage: '//TEXT', text: 'send a line that starts with a slash' },
+        ]),
+      );
+      expect(read.slice(limitsAt + 1)).toEqual([
         { kind: 'help-row', usage: null, text: 'send a line at least every 60 s or you are timed out (you are warned 10 s before)' },
         { kind: 'help-row', usage: null, text: 'at most 2 lines a second (5 at once); faster lines are delayed, not lost' },
       ]);
@@ -149,7 +156,7 @@ describe('parseServerLine', () => {
     });
   });
 
-  describe('PROTOCOL.md §6 errors', () => {
+  describe('PROTOCOL.md §6 and §10.4 errors', () => {
     /** A value for each placeholder a message holds, as the server fills them in (the words in capitals are not all placeholders: `rename|NEW`). */
     const SAMPLES: Record<string, Record<string, string>> = {
       CHAT_ERR_LINE_TOO_LONG: { N: '4096' },
@@ -158,12 +165,16 @@ describe('parseServerLine', () => {
       CHAT_ERR_COMMAND_SYNTAX: { USAGE: '/msg NAME TEXT' },
       CHAT_ERR_NO_SUCH_USER: { NAME: 'carol' },
       CHAT_ERR_RATE_LIMITED: { RATE: '2', BURST: '5' },
+      CHAT_ERR_RESUME_REFUSED: { SECONDS: '120' },
+      CHAT_ERR_RESUME_AHEAD: { N: '20', M: '15' },
       CHAT_ERR_FLOODING: { RATE: '2', LINES: '256' },
       CHAT_ERR_TOO_MANY_FROM_ADDRESS: { N: '16' },
       CHAT_ERR_SERVER_FULL: { N: '10000' },
       CHAT_ERR_IDLE_TIMEOUT: { N: '60' },
     };
-    const rows = [...specTable('### 6.1'), ...specTable('### 6.2').map((row) => [...row, 'fatal'])];
+    /** What each error's argument is read as, from the samples: the one the page acts on. */
+    const ARGUMENTS: Record<string, string> = { CHAT_ERR_RESUME_REFUSED: '120', CHAT_ERR_RESUME_AHEAD: '15', CHAT_ERR_RESUME_OFF: '' };
+    const rows = [...specTable('### 6.1'), ...specTable('### 10.4'), ...specTable('### 6.2').map((row) => [...row, 'fatal'])];
 
     it.each(rows.map((row) => [row[0]!, row[1]!, row.at(-1) === 'fatal'] as const))(
       'tells %s from its message %s (fatal: %s)',
@@ -172,15 +183,103 @@ describe('parseServerLine', () => {
         let message = cell.replace(/^`([^`]*)`.*$/, '$1').replaceAll('\\|', '|');
         for (const [placeholder, value] of Object.entries(SAMPLES[code] ?? {})) message = message.replaceAll(placeholder, value);
         expect(parseServerLine(`error: ${message}`)).toMatchObject({ kind: 'error', message, code, fatal: isFatal });
+        if (code in ARGUMENTS) expect(parseServerLine(`error: ${message}`)).toMatchObject({ argument: ARGUMENTS[code] || null });
       },
     );
 
-    it('covers every error code of the tables', () => {
-      expect(rows).toHaveLength(17);
+    it('knows every error code of the tables, and no code they lack', () => {
+      expect(new Set(rows.map((row) => row[0]))).toEqual(new Set(ERROR_CODES));
+    });
+
+    it('reads the usage errors of /history, /token and /resume as usage errors naming their command', () => {
+      for (const usage of ['/history [N]', '/token', '/resume TOKEN POSITION']) {
+        expect(parseServerLine(`error: usage: ${usage}`)).toEqual({ kind: 'error', message: `usage: ${usage}`, code: 'CHAT_ERR_COMMAND_SYNTAX', argument: usage, fatal: false });
+      }
     });
 
     it('keeps an error it does not know as an error without a code', () => {
       expect(parseServerLine('error: something new')).toEqual({ kind: 'error', message: 'something new', code: null, argument: null, fatal: false });
+    });
+  });
+
+  describe('PROTOCOL.md §10 history and resume', () => {
+    const ALICE = '127.0.0.1:40512';
+    const BOB = '127.0.0.1:40514';
+
+    it('reads the /history reply of §10.2: its count, then each entry with its position, its time and its live line', () => {
+      const lines = codeBlockAfter('### 10.2', 1).trimEnd().split('\n').filter((line) => !line.startsWith('> '));
+      expect(lines.map((line) => parseServerLine(line))).toEqual([
+        { kind: 'history-start', count: 3 },
+        { kind: 'history', position: 12, time: new Date('2026-12-02T01:20:00.123Z'), entry: { kind: 'chat', addr: ALICE, name: 'alice', text: 'hello' } },
+        { kind: 'history', position: 13, time: new Date('2026-12-02T01:20:05.000Z'), entry: { kind: 'renamed', addr: ALICE, name: 'alice', newName: 'al' } },
+        { kind: 'history', position: 14, time: new Date('2026-12-02T01:21:00.250Z'), entry: { kind: 'announcement', text: 'maintenance at 17:00', topic: 'other' } },
+      ]);
+    });
+
+    it("reads every line of alice's new connection in §10.6, in order", () => {
+      const [, ...rows] = codeBlockAfter('### 10.6').split('\n').filter((line) => line !== '');
+      // Alice's column is what a row has before a gap of spaces (her history line is wider than
+      // the column); a row that starts with spaces is Bob's alone.
+      const lines = rows
+        .map((row) => (row.startsWith(' ') ? '' : (row.split(/ {3,}/)[0] ?? '')))
+        .filter((line) => line !== '' && !line.startsWith('> '));
+      const read = lines.map((line) => parseServerLine(line));
+      expect(read[2]).toMatchObject({ kind: 'announcement', topic: 'other' }); // the message of the day, cut short in the example
+      expect([...read.slice(0, 2), ...read.slice(3)]).toEqual([
+        { kind: 'login', addr: '127.0.0.1:40600', name: '127.0.0.1:40600' },
+        { kind: 'greeting', addr: '127.0.0.1:40600', name: '127.0.0.1:40600' },
+        { kind: 'resume-start', count: 1, missing: 0 },
+        { kind: 'history', position: 15, time: new Date('2026-12-02T01:22:03.500Z'), entry: { kind: 'chat', addr: BOB, name: 'bob', text: 'are you there?' } },
+        { kind: 'login', addr: '127.0.0.1:40600', name: 'alice' },
+        { kind: 'resumed', token: 'k1b9VZ0Qp4mJt2dF6cXyHw', position: 15 },
+      ]);
+    });
+
+    it('reads the token reply of §10.3 with the token of §10.6, and @0 before any entry', () => {
+      expect(parseServerLine('token 3q2-7wbYc5u0Yx1PQrH6Aw @14')).toEqual({ kind: 'token', token: '3q2-7wbYc5u0Yx1PQrH6Aw', position: 14 });
+      expect(parseServerLine('token 3q2-7wbYc5u0Yx1PQrH6Aw @0')).toEqual({ kind: 'token', token: '3q2-7wbYc5u0Yx1PQrH6Aw', position: 0 });
+    });
+
+    it('reads a positioned live line of §10.3 as its position and the entry inside it', () => {
+      expect(parseServerLine(`@15 [${ALICE}]alice:hi`)).toEqual({ kind: 'positioned', position: 15, entry: { kind: 'chat', addr: ALICE, name: 'alice', text: 'hi' } });
+      expect(parseServerLine(`@16 [${ALICE}]alice:renamed to al`)).toEqual({ kind: 'positioned', position: 16, entry: { kind: 'renamed', addr: ALICE, name: 'alice', newName: 'al' } });
+      expect(parseServerLine('@17 *** maintenance at 17:00')).toEqual({ kind: 'positioned', position: 17, entry: { kind: 'announcement', text: 'maintenance at 17:00', topic: 'other' } });
+    });
+
+    it('reads a positioned line by the name the page knows, as a plain live line is read', () => {
+      expect(parseServerLine('@15 [10.0.0.1:5000]10.0.0.1:5000:hi', () => '10.0.0.1')).toMatchObject({ entry: { name: '10.0.0.1', text: '5000:hi' } });
+    });
+
+    it('reads a resume header of §10.4 with the entries that are no longer kept, in either number', () => {
+      expect(parseServerLine('resume: 0 entries you missed')).toEqual({ kind: 'resume-start', count: 0, missing: 0 });
+      expect(parseServerLine('resume: 3 entries you missed, and 2 before them that are no longer kept')).toEqual({ kind: 'resume-start', count: 3, missing: 2 });
+      expect(parseServerLine('resume: 1 entry you missed, and 1 before them that are no longer kept')).toEqual({ kind: 'resume-start', count: 1, missing: 1 });
+      expect(parseServerLine('history: 0 entries')).toEqual({ kind: 'history-start', count: 0 });
+      expect(parseServerLine('history: 1 entry')).toEqual({ kind: 'history-start', count: 1 });
+    });
+
+    it('keeps a line that only resembles one of §10 as unknown, never as an entry', () => {
+      for (const line of [
+        `history @12 yesterday [${ALICE}]alice:hello`, // not an RFC 3339 time
+        `history @12 2026-13-02T01:20:00.123Z [${ALICE}]alice:hello`, // no 13th month
+        `history @12 2026-12-02T01:20:00.123Z [${ALICE}]alice:login`, // a login is never kept (§10)
+        `history @12 2026-12-02T01:20:00.123Z [${ALICE}]alice (private):psst`, // nor a private message
+        `@15 [${ALICE}]alice:login out`,
+        '@15 hello',
+        '@x *** hi',
+        'token short @1', // a token is 22 characters (§10.3)
+        'token 3q2-7wbYc5u0Yx1PQrH6Aw 14',
+        'resumed k1b9VZ0Qp4mJt2dF6cXyHw',
+        'history: three entries',
+        'resume: 1 entry',
+      ]) {
+        expect(parseServerLine(line), line).toEqual({ kind: 'unknown', text: line });
+      }
+    });
+
+    it('reads chat that merely starts like a line of §10 as chat, since it comes after a prefix', () => {
+      expect(parseServerLine(`[${BOB}]bob:history @1 2026-12-02T01:20:00.123Z *** fake`)).toMatchObject({ kind: 'chat', text: 'history @1 2026-12-02T01:20:00.123Z *** fake' });
+      expect(parseServerLine(`[${BOB}]bob:resumed k1b9VZ0Qp4mJt2dF6cXyHw @15`)).toMatchObject({ kind: 'chat', name: 'bob' });
     });
   });
 
