@@ -1,7 +1,7 @@
 // @ts-check
 // The chat page's entry point: finds its elements, opens the WebSocket at /ws of the page's own
-// origin, and carries out what session.js decides: log entries, lines to send, the who list,
-// the connection's end. Also the input (recall with the arrows), the who drawer on narrow
+// origin (with the session to resume, after a drop), and carries out what session.js decides:
+// log entries, the history above them, lines to send, the who list, the connection's end. Also the input (recall with the arrows), the who drawer on narrow
 // screens, and the unread count in the tab's title. Runs in the browser only.
 
 import { Connection } from './connection.js';
@@ -21,7 +21,7 @@ import { WhoView } from './who-view.js';
 const TITLE = 'chatd';
 /** The name chosen in this tab, kept over a reload of it (sessionStorage is per tab). */
 const NAME_KEY = 'chatd.name';
-const SOCKET_URL = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
+const SOCKET_ORIGIN = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}`;
 
 /**
  * @template {HTMLElement} Element
@@ -94,6 +94,9 @@ const connection = new Connection(
       } else if (cause.reason === 'lost') run([session.note('connection lost')]);
     },
     onState: (state) => statusView.show(state),
+    // Asked as each socket opens, with nothing received in between: session.opened() then reads
+    // that connection as the resume it is, or not (PROTOCOL.md §10.5).
+    resumePoint: () => session.resumePoint(),
   },
 );
 
@@ -101,16 +104,18 @@ const connection = new Connection(
  * A WebSocket behind the small interface connection.js asks for. Only text messages are read:
  * chatd sends nothing else (a binary one would be a server bug, and is not shown).
  * @param {SocketEvents} events
+ * @param {string} path
  * @returns {SocketLike}
  */
-function openWebSocket(events) {
+function openWebSocket(events, path) {
   /** @type {WebSocket} */
   let socket;
   try {
-    socket = new WebSocket(SOCKET_URL);
+    socket = new WebSocket(`${SOCKET_ORIGIN}${path}`);
   } catch (error) {
     // A URL the browser refuses (a page served from a file, say): as a close that never opened.
-    console.error('chatd: cannot open', SOCKET_URL, error);
+    // The path is not logged: it may hold the resume token.
+    console.error('chatd: cannot open', SOCKET_ORIGIN, error);
     events.onClose(1006);
     return { send: () => {}, close: () => {} };
   }
@@ -136,6 +141,9 @@ function run(effects) {
       case 'add':
         logView.add(effect.entry);
         countUnread(effect.entry);
+        break;
+      case 'prepend':
+        logView.prepend(effect.entries);
         break;
       case 'update':
         logView.update(effect.entry);

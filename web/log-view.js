@@ -1,8 +1,12 @@
 // @ts-check
 // The log on the screen: one element per entry of session.js, each `.entry` with its
-// `data-kind`. Every byte from the server is text: it goes in through textContent and text nodes
-// only, never as HTML, so `<img src=x onerror=…>` is shown as typed. Keeps the newest entry in
-// view unless the reader has scrolled up. Runs in the browser only.
+// `data-kind` and the other attributes of entry-marks.js (`data-position`, `data-history`,
+// `data-caught-up` for the chat's history, PROTOCOL.md §10). Every byte from the server is text:
+// it goes in through textContent and text nodes only, never as HTML, so `<img src=x onerror=…>`
+// is shown as typed. Keeps the newest entry in view unless the reader has scrolled up. Runs in
+// the browser only.
+
+import { entryDataset, entryMark } from './entry-marks.js';
 
 /** Entries kept on the page: a tab left open for days must not grow without end. */
 export const MAX_ENTRIES = 2000;
@@ -106,6 +110,21 @@ function spoken(text) {
 }
 
 /**
+ * An entry's mark (entry-marks.js) in its text: a visible one with a hidden separator after it,
+ * or words for screen readers alone.
+ * @param {LogEntry} entry
+ * @returns {HTMLElement[]}
+ */
+function markOf(entry) {
+  const mark = entryMark(entry);
+  if (mark === null) return [];
+  if (!mark.isVisible) return [spoken(`${mark.text}: `)];
+  const node = element('span', 'entry-mark', mark.text);
+  if (mark.title !== null) node.title = mark.title;
+  return [node, spoken(': ')];
+}
+
+/**
  * @param {LogEntry} entry
  * @returns {HTMLElement[]}
  */
@@ -182,23 +201,24 @@ export class LogView {
   /** @param {LogEntry} entry */
   add(entry) {
     const isPinned = this.#isPinned();
-    const node = element('div', 'entry');
-    node.dataset['kind'] = entry.kind;
-    node.dataset['id'] = String(entry.id);
-    if ('isSelf' in entry && entry.isSelf) node.dataset['self'] = 'true';
-    if (entry.kind === 'private') node.dataset['direction'] = entry.direction;
-    if (entry.kind === 'notice') node.dataset['topic'] = entry.topic;
-    this.#fill(node, entry);
-    this.#container.append(node);
-    this.#elements.set(entry.id, node);
-    while (this.#elements.size > MAX_ENTRIES) {
-      const [oldest] = this.#elements;
-      if (oldest === undefined) break;
-      oldest[1].remove();
-      this.#elements.delete(oldest[0]);
-    }
+    this.#container.append(this.#create(entry));
+    this.#trim();
     if (isPinned) this.scrollToEnd();
     else this.#jumpButton.hidden = false;
+  }
+
+  /**
+   * Entries said before the page joined (§10.2), above everything shown. The reader keeps their
+   * place: one at the newest lines stays there, one scrolled up sees the same lines as before.
+   * @param {readonly LogEntry[]} entries oldest first
+   */
+  prepend(entries) {
+    const isPinned = this.#isPinned();
+    const { scrollHeight, scrollTop } = this.#container;
+    this.#container.prepend(...entries.map((entry) => this.#create(entry)));
+    this.#trim();
+    if (isPinned) this.scrollToEnd();
+    else this.#container.scrollTop = scrollTop + (this.#container.scrollHeight - scrollHeight);
   }
 
   /**
@@ -219,6 +239,28 @@ export class LogView {
   }
 
   /**
+   * @param {LogEntry} entry
+   * @returns {HTMLElement}
+   */
+  #create(entry) {
+    const node = element('div', 'entry');
+    Object.assign(node.dataset, entryDataset(entry));
+    this.#fill(node, entry);
+    this.#elements.set(entry.id, node);
+    return node;
+  }
+
+  /** The oldest entries on the page go first, wherever they were put. */
+  #trim() {
+    while (this.#elements.size > MAX_ENTRIES) {
+      const oldest = this.#container.firstElementChild;
+      if (!(oldest instanceof HTMLElement)) break;
+      oldest.remove();
+      this.#elements.delete(Number(oldest.dataset['id']));
+    }
+  }
+
+  /**
    * @param {HTMLElement} node
    * @param {LogEntry} entry
    */
@@ -226,10 +268,11 @@ export class LogView {
     const time = document.createElement('time');
     time.className = 'entry-time';
     time.dateTime = entry.time.toISOString();
-    time.title = entry.time.toLocaleString();
+    // §10.1: a history entry's time is when it was said, which may be another day.
+    time.title = entry.history === true || entry.caughtUp === true ? `said ${entry.time.toLocaleString()}` : entry.time.toLocaleString();
     time.textContent = formatClock(entry.time);
     const body = element('div', 'entry-body');
-    body.append(...bodyOf(entry));
+    body.append(...markOf(entry), ...bodyOf(entry));
     node.replaceChildren(time, body);
   }
 
