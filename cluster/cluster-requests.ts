@@ -125,7 +125,7 @@ export class ClusterRequests {
     const seq = ++this.#seq;
     const show = (): void => this.#core.apply({ kind: 'announce', text });
     if (!this.#link.isUp) return show();
-    this.#link.run('announce', [this.#node, seq, text]).then(
+    this.#link.run('announce', [this.#node, seq, this.#core.history.capacity, text]).then(
       (raw) => {
         const [, after] = raw as ScriptReply;
         if (compareStreamIds(after, this.#stream.position) > 0) this.#unread.set(seq, { after, show });

@@ -27,7 +27,7 @@ import { RoomCore, type RoomParts } from '../room/room-core.ts';
 import type { LinkStatus, Room, RoomSettings } from '../room/room.ts';
 import { ClusterError, RedisStallError, type ClusterLink } from './cluster-link.ts';
 import { ClusterRequests } from './cluster-requests.ts';
-import { ClusterStream } from './cluster-stream.ts';
+import { ClusterStream, type Snapshot } from './cluster-stream.ts';
 import type { ClusterClient } from './cluster-client.ts';
 import { REAL_TIMERS, type ClusterTimers } from './cluster-timers.ts';
 import { ReplyQueue } from './reply-queue.ts';
@@ -102,8 +102,8 @@ export class ClusterRoom implements Room, LinkStatus {
   async start(): Promise<void> {
     await this.#link.connect({ onUp: () => this.#linkUp(), onDown: () => this.#linkDown() });
     try {
-      await this.#link.run('resync', [this.#node, NODE_TTL_MS, this.#stream.position, 0]);
-      this.#stream.startFrom((await this.#link.run('snapshot', [])) as string[]);
+      await this.#link.run('resync', [this.#node, NODE_TTL_MS, this.#stream.position, 0, this.#core.history.latest]);
+      this.#stream.startFrom((await this.#link.run('snapshot', [this.#core.history.capacity])) as Snapshot);
     } catch (error) {
       await this.#link.close();
       if (error instanceof RedisStallError) {
@@ -188,6 +188,11 @@ export class ClusterRoom implements Room, LinkStatus {
     return this.#core.members.size;
   }
 
+  /** How many history entries Redis keeps for the scripts that append one: this node's --history-size. */
+  get #keep(): number {
+    return this.#core.history.capacity;
+  }
+
   // ── this node's clients ──────────────────────────────────────────────────────────────────
 
   #connect(id: number, addr: string, ip: string, now: number): void {
@@ -207,7 +212,7 @@ export class ClusterRoom implements Room, LinkStatus {
   readonly #commands: CommandHandlers<ClusterClient> = {
     empty: () => {},
     text: (client, { text }) =>
-      this.#requests.send(client, 'say', [client.client, text], {
+      this.#requests.send(client, 'say', [this.#keep, client.client, text], {
         local: () => {
           const member = this.#core.members.get(client.client);
           if (member !== undefined) this.#core.apply({ kind: 'chat', addr: member.addr, name: member.name, text });
@@ -215,7 +220,7 @@ export class ClusterRoom implements Room, LinkStatus {
       }),
     who: (client) => this.#requests.later(client, () => this.#core.send(client, encodeWho(this.#core.members.values()))),
     rename: (client, { name }) =>
-      this.#requests.send(client, 'rename', [client.client, name, ...keysOf(name)], {
+      this.#requests.send(client, 'rename', [this.#keep, client.client, name, ...keysOf(name)], {
         onReply: (status) => {
           // As on one node: the name it already has is confirmed without telling anyone.
           if (status === 'same') this.#core.send(client, encodeRenameOk());
@@ -302,7 +307,7 @@ export class ClusterRoom implements Room, LinkStatus {
   /** Tells Redis again which clients this node has, under the names this node knows them by. */
   #resync(): void {
     this.#resyncs++;
-    const args: (string | number)[] = [this.#node, NODE_TTL_MS, this.#stream.position, this.#requests.nextSeq()];
+    const args: (string | number)[] = [this.#node, NODE_TTL_MS, this.#stream.position, this.#requests.nextSeq(), this.#core.history.latest];
     for (const client of this.#core.locals()) {
       // Also those whose join is still on its way: Redis may have run it already (then this skips
       // them) or will run it after this (then the join finds them there).

@@ -5,12 +5,16 @@
 import { CloseReason } from '../room/close-reason.ts';
 import type { Log } from '../room/log.ts';
 import type { RoomCore } from '../room/room-core.ts';
+import type { HistoryEntry, Stamp } from '../room/history.ts';
 import type { RoomEvent } from '../room/room-events.ts';
 import type { ClusterLink, RawEntry } from './cluster-link.ts';
 import type { ClusterClient } from './cluster-client.ts';
 import type { ClusterTimers } from './cluster-timers.ts';
-import { nodeOfClient, parseEntry, type Entry } from './entries.ts';
-import { STREAM_START, type StreamId } from './stream-id.ts';
+import { nodeOfClient, parseEntry, parseKeptEntry, type Entry } from './entries.ts';
+import { STREAM_START, timeOfStreamId, type StreamId } from './stream-id.ts';
+
+/** What the `snapshot` script answers (cluster/scripts.ts): the last id, who is online, the kept history. */
+export type Snapshot = readonly [last: StreamId, who: readonly string[], kept: readonly string[]];
 
 /** Kinds of entries that a node which showed them during an outage skips when they come back. */
 const SHOWN_ONCE: ReadonlySet<Entry['kind']> = new Set(['chat', 'private', 'announce', 'rename']);
@@ -54,10 +58,22 @@ export class ClusterStream {
     return this.#loop;
   }
 
-  /** Starts from the `snapshot` script's answer: the last id, then client, addr, name of each online. */
-  startFrom(snapshot: readonly string[]): void {
-    this.position = snapshot[0]!;
-    for (let i = 1; i + 2 < snapshot.length; i += 3) this.#core.members.set(snapshot[i]!, snapshot[i + 1]!, snapshot[i + 2]!);
+  /**
+   * Starts from the `snapshot` script's answer: who is online (client, addr, name of each), the
+   * history as Redis keeps it, and the last id, from which it reads on. Nobody is connected to
+   * this node yet, so the history is recorded, not broadcast.
+   */
+  startFrom([last, who, kept]: Snapshot): void {
+    this.position = last;
+    for (let i = 0; i + 2 < who.length; i += 3) this.#core.members.set(who[i]!, who[i + 1]!, who[i + 2]!);
+    for (const raw of kept) {
+      try {
+        const entry = historyEntryOf(parseKeptEntry(raw));
+        if (entry !== null) this.#core.history.record(entry);
+      } catch (error) {
+        this.#log.error({ err: error }, 'could not read a kept history entry; skipped');
+      }
+    }
     this.#loop = this.#follow();
   }
 
@@ -122,15 +138,15 @@ export class ClusterStream {
         if (nodeOfClient(entry.client) === this.#node && this.#core.localOf(entry.client) === undefined) return null;
         return { kind: 'login', client: entry.client, addr: entry.addr, name: entry.name };
       case 'chat':
-        return { kind: 'chat', addr: entry.addr, name: entry.name, text: entry.text };
+        return { kind: 'chat', addr: entry.addr, name: entry.name, text: entry.text, ...stamped(entry) };
       case 'rename':
-        return { kind: 'rename', client: entry.client, addr: entry.addr, name: entry.name, newName: entry.newName };
+        return { kind: 'rename', client: entry.client, addr: entry.addr, name: entry.name, newName: entry.newName, ...stamped(entry) };
       case 'private':
         return { kind: 'private', from: entry.client, to: entry.to, addr: entry.addr, name: entry.name, text: entry.text };
       case 'timeout':
         return { kind: 'timeout', client: entry.client };
       case 'announce':
-        return { kind: 'announce', text: entry.text };
+        return { kind: 'announce', text: entry.text, ...stamped(entry) };
       case 'logout': {
         if ((entry.why === 'node-lost' || entry.why === 'node-stopped') && this.#core.localOf(entry.client) !== undefined) {
           // This node was given up for dead while its clients were still here (a stall, a long
@@ -142,5 +158,37 @@ export class ClusterStream {
         return { kind: 'leave', client: entry.client, reason: entry.why === 'quit' ? CloseReason.Quit : CloseReason.ClientClosed };
       }
     }
+  }
+}
+
+/**
+ * Where a history entry stands (PROTOCOL.md §10.1): the position its script counted, and the time
+ * of its stream id, Redis's clock, the same on every node. None for an entry without a position.
+ */
+function stampOf(entry: Entry): Stamp | undefined {
+  if (!('position' in entry) || entry.position === null) return undefined;
+  return { position: entry.position, time: timeOfStreamId(entry.id) };
+}
+
+/** `{stamp}` for an event of an entry that has one, else nothing (the event's stamp is optional). */
+function stamped(entry: Entry): { readonly stamp: Stamp } | Record<never, never> {
+  const stamp = stampOf(entry);
+  return stamp === undefined ? {} : { stamp };
+}
+
+/** A kept entry as the history holds it (PROTOCOL.md §10.2: a rename's text is the new name). */
+function historyEntryOf(entry: Entry): HistoryEntry | null {
+  const stamp = stampOf(entry);
+  if (stamp === undefined) return null;
+  const at = { position: stamp.position, time: stamp.time };
+  switch (entry.kind) {
+    case 'chat':
+      return { ...at, kind: 'chat', addr: entry.addr, name: entry.name, text: entry.text };
+    case 'rename':
+      return { ...at, kind: 'rename', addr: entry.addr, name: entry.name, text: entry.newName };
+    case 'announce':
+      return { ...at, kind: 'announce', addr: '', name: '', text: entry.text };
+    default:
+      return null;
   }
 }

@@ -6,6 +6,7 @@ import type { StreamId } from './stream-id.ts';
 import {
   ENTRY_LAYOUTS,
   LOGOUT_REASONS,
+  RESUME_WHY,
   STREAM_FIELDS,
   isEntryKind,
   type EntryFields,
@@ -31,15 +32,21 @@ interface ClientFields {
   readonly name: string;
 }
 
+/** A history entry's position (PROTOCOL.md §10.1); null on an entry of a chatd from before positions. */
+interface Positioned {
+  readonly position: number | null;
+}
+
 export type Entry = Origin &
   (
-    | ({ readonly kind: 'login' } & ClientFields)
-    | ({ readonly kind: 'chat'; readonly text: string } & ClientFields)
-    | ({ readonly kind: 'rename'; readonly newName: string } & ClientFields)
+    /** `isResume`: the client took back a session with it (CLUSTER.md §9). */
+    | ({ readonly kind: 'login'; readonly isResume: boolean } & ClientFields)
+    | ({ readonly kind: 'chat'; readonly text: string } & ClientFields & Positioned)
+    | ({ readonly kind: 'rename'; readonly newName: string } & ClientFields & Positioned)
     | ({ readonly kind: 'private'; readonly to: string; readonly text: string } & ClientFields)
     | ({ readonly kind: 'logout'; readonly why: LeaveWhy } & ClientFields)
     | ({ readonly kind: 'timeout' } & ClientFields)
-    | { readonly kind: 'announce'; readonly text: string }
+    | ({ readonly kind: 'announce'; readonly text: string } & Positioned)
   );
 
 type EntryOf<K extends EntryKind> = Extract<Entry, { readonly kind: K }>;
@@ -51,10 +58,14 @@ type EntryOf<K extends EntryKind> = Extract<Entry, { readonly kind: K }>;
  * fast path: each entry is one object literal; spreading an origin and a client into it is slower.
  */
 const BUILDERS: { readonly [K in EntryKind]: (id: StreamId, fields: EntryFields<K>) => EntryOf<K> } = {
-  login: (id, { node, seq, client, addr, name }) => ({ id, node, seq: Number(seq), kind: 'login', client, addr, name }),
-  chat: (id, { node, seq, client, addr, name, text }) => ({ id, node, seq: Number(seq), kind: 'chat', client, addr, name, text }),
-  rename: (id, { node, seq, client, addr, name, text }) => {
-    return { id, node, seq: Number(seq), kind: 'rename', client, addr, name, newName: text };
+  login: (id, { node, seq, client, addr, name, why }) => {
+    return { id, node, seq: Number(seq), kind: 'login', client, addr, name, isResume: why === RESUME_WHY };
+  },
+  chat: (id, { node, seq, client, addr, name, text, position }) => {
+    return { id, node, seq: Number(seq), kind: 'chat', client, addr, name, text, position: positionOf(id, position) };
+  },
+  rename: (id, { node, seq, client, addr, name, text, position }) => {
+    return { id, node, seq: Number(seq), kind: 'rename', client, addr, name, newName: text, position: positionOf(id, position) };
   },
   private: (id, { node, seq, client, addr, name, to, text }) => {
     return { id, node, seq: Number(seq), kind: 'private', client, addr, name, to, text };
@@ -71,8 +82,15 @@ const BUILDERS: { readonly [K in EntryKind]: (id: StreamId, fields: EntryFields<
     why: logoutReason(id, why),
   }),
   timeout: (id, { node, seq, client, addr, name }) => ({ id, node, seq: Number(seq), kind: 'timeout', client, addr, name }),
-  announce: (id, { node, seq, text }) => ({ id, node, seq: Number(seq), kind: 'announce', text }),
+  announce: (id, { node, seq, text, position }) => ({ id, node, seq: Number(seq), kind: 'announce', text, position: positionOf(id, position) }),
 };
+
+function positionOf(id: StreamId, position: string | undefined): number | null {
+  if (position === undefined) return null;
+  const value = Number(position);
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`stream entry ${id} has a position that is not a positive integer: ${position}`);
+  return value;
+}
 
 function logoutReason(id: StreamId, why: string): LeaveWhy {
   if (!(LOGOUT_REASONS as readonly string[]).includes(why)) throw new Error(`stream entry ${id} has an unknown reason ${why}`);
@@ -109,4 +127,17 @@ function build<K extends EntryKind>(id: StreamId, kind: K, byName: Partial<Recor
 /** The node that owns a client key. */
 export function nodeOfClient(client: string): string {
   return client.slice(0, client.indexOf('/'));
+}
+
+/**
+ * Parses one entry as the scripts keep it in the `history` list (cluster/scripts.ts): a JSON array
+ * of its stream id, then its fields as XREAD gives them. Throws an Error that says what is wrong.
+ */
+export function parseKeptEntry(kept: string): Entry {
+  const array: unknown = JSON.parse(kept);
+  if (!Array.isArray(array) || array.length < 1 || !array.every((item) => typeof item === 'string')) {
+    throw new Error(`a kept history entry is not an array of strings: ${kept.slice(0, 80)}`);
+  }
+  const [id, ...flat] = array as string[];
+  return parseEntry(id!, flat);
 }

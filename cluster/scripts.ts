@@ -13,6 +13,10 @@
 //   nodes          SET     node ids that have registered
 //   node:ID        STRING  a node's heartbeat (expires after the node TTL); value: its read cursor
 //   clients:ID     SET     the client keys a node owns
+//   position       STRING  the newest history position (PROTOCOL.md §10.1): INCR by the script that appends the entry
+//   history        LIST    the last --history-size history entries (chat, rename, announce; at least the newest),
+//                          oldest first, each a JSON array of its stream id and its fields: kept beside the stream,
+//                          so that neither trim of the stream reaches them (docs/CLUSTER.md §9)
 // A client key is `NODE/CONNECTION-ID`; the node id is everything before the first `/`.
 //
 // No script spells a stream field's letter: each `emit({...})` is written out by append() from
@@ -22,6 +26,7 @@ import { createHash } from 'node:crypto';
 import {
   ENTRY_LAYOUTS,
   RESYNC_WHY,
+  type HistoryEntryKind,
   STREAM_FIELDS,
   TIMEOUT_WHY,
   type EntryFields,
@@ -53,6 +58,17 @@ function append<K extends EntryKind>(kind: K, values: EntryFields<K>): string {
   return `emit({${fields.join(', ')}})`;
 }
 
+/**
+ * As `append`, for a kind the history keeps: the entry takes the next position (`position` is
+ * counted here, in the script that appends it, so two nodes can never give out the same one) and
+ * is kept in the `history` list, capped at the Lua local `keep` of the script (its caller's
+ * --history-size).
+ */
+function appendKept<K extends HistoryEntryKind>(kind: K, values: Omit<EntryFields<K>, 'position'>): string {
+  const emitted = append(kind, { ...values, position: 'nextPosition()' } as EntryFields<K>);
+  return `keepHistory(keep, ${emitted.slice('emit('.length, -1)})`;
+}
+
 /** A logout reason, checked against the table, as a Lua literal. */
 const reason = (why: LogoutReason): string => lua(why);
 
@@ -65,6 +81,17 @@ local function last() return redis.call('GET', key('last')) or '0-0' end
 local function emit(fields)
   local id = redis.call('XADD', key('log'), 'MAXLEN', '~', MAXLEN, '*', unpack(fields))
   redis.call('SET', key('last'), id)
+  return id
+end
+-- The next history position, as the string the stream keeps.
+local function nextPosition() return string.format('%d', redis.call('INCR', key('position'))) end
+-- Appends a history entry and keeps it in the list as well, with its id: the last KEEP of them, and
+-- at least the newest, so that a node that keeps none still learns the newest position at start.
+local function keepHistory(keep, fields)
+  local id = emit(fields)
+  table.insert(fields, 1, id)
+  redis.call('RPUSH', key('history'), cjson.encode(fields))
+  redis.call('LTRIM', key('history'), -math.max(tonumber(keep), 1), -1)
   return id
 end
 local function info(c)
@@ -132,16 +159,19 @@ if redis.call('HEXISTS', key('client'), c) == 1 then return {'dup', last()} end
 name = claim(c, addr, name, k, s)
 return {'ok', ${append('login', { node: 'node', seq: 'seq', client: 'c', addr: 'addr', name: 'name' })}, name}
 `,
-  /** node, seq, client, text -> {'ok', id} | {'gone', last} */
+  /** node, seq, history entries to keep, client, text -> {'ok', id} | {'gone', last} */
   say: `
-local node, seq, c, text = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local node, seq, keep, c, text = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local member = info(c)
 if not member then return {'gone', last()} end
-return {'ok', ${append('chat', { node: 'node', seq: 'seq', client: 'c', addr: 'member.a', name: 'member.n', text: 'text' })}}
+return {'ok', ${appendKept('chat', { node: 'node', seq: 'seq', client: 'c', addr: 'member.a', name: 'member.n', text: 'text' })}}
 `,
-  /** node, seq, client, new name, its folded key, its skeleton key -> {'ok', id} | {'same' | 'taken' | 'gone', last} */
+  /**
+   * node, seq, history entries to keep, client, new name, its folded key, its skeleton key
+   * -> {'ok', id} | {'same' | 'taken' | 'gone', last}
+   */
   rename: `
-local node, seq, c, name, k, s = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local node, seq, keep, c, name, k, s = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local member = info(c)
 if not member then return {'gone', last()} end
 if member.n == name then return {'same', last()} end
@@ -151,7 +181,7 @@ if redis.call('HGET', key('looks'), member.s) == c then redis.call('HDEL', key('
 redis.call('HSET', key('names'), k, c)
 redis.call('HSET', key('looks'), s, c)
 redis.call('HSET', key('client'), c, cjson.encode({a = member.a, n = name, k = k, s = s}))
-return {'ok', ${append('rename', { node: 'node', seq: 'seq', client: 'c', addr: 'member.a', name: 'member.n', text: 'name' })}}
+return {'ok', ${appendKept('rename', { node: 'node', seq: 'seq', client: 'c', addr: 'member.a', name: 'member.n', text: 'name' })}}
 `,
   /** node, seq, client, the recipient's folded key, its skeleton key, text -> {'ok', id} | {'nouser', last} | {'gone', last} */
   msg: `
@@ -172,10 +202,10 @@ if why == ${lua(TIMEOUT_WHY)} then
 end
 return {'ok', ${append('logout', { node: 'node', seq: 'seq', client: 'c', addr: 'member.a', name: 'member.n', why: 'why' })}}
 `,
-  /** node, seq, text -> {'ok', id, online} */
+  /** node, seq, history entries to keep, text -> {'ok', id, online} */
   announce: `
-local node, seq, text = ARGV[3], ARGV[4], ARGV[5]
-return {'ok', ${append('announce', { node: 'node', seq: 'seq', text: 'text' })}, redis.call('ZCARD', key('who'))}
+local node, seq, keep, text = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+return {'ok', ${appendKept('announce', { node: 'node', seq: 'seq', text: 'text' })}, redis.call('ZCARD', key('who'))}
 `,
   /**
    * node, ttl ms, cursor, retention ms -> {'ok'} | {'lost'}. Renews this node's heartbeat (only
@@ -203,23 +233,26 @@ redis.call('XTRIM', key('log'), 'MINID', string.format('%d', oldest))
 return {'ok'}
 `,
   /**
-   * node, ttl ms, cursor, seq, then (client, addr, name, folded key, skeleton key) for every client the node owns
-   * -> {'ok', last}. Registers the node (again), forgets its clients that are no longer there and
-   * brings back the ones Redis does not know: after a start, a lost link or a Redis restart.
+   * node, ttl ms, cursor, seq, the newest history position the node knows, then (client, addr,
+   * name, folded key, skeleton key) for every client the node owns -> {'ok', last}. Registers the
+   * node (again), forgets its clients that are no longer there and brings back the ones Redis does
+   * not know: after a start, a lost link or a Redis restart. A Redis that lost its data has lost
+   * the position count too: it goes on from the newest one a node knows, rather than from 1.
    */
   resync: `
-local node, ttl, cursor, seq = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local node, ttl, cursor, seq, latest = ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
 redis.call('SET', key('node:' .. node), cursor, 'PX', ttl)
 redis.call('SADD', key('nodes'), node)
+if tonumber(redis.call('GET', key('position')) or '0') < latest then redis.call('SET', key('position'), string.format('%d', latest)) end
 local owned = {}
-for i = 7, #ARGV, 5 do owned[ARGV[i]] = true end
+for i = 8, #ARGV, 5 do owned[ARGV[i]] = true end
 for _, c in ipairs(redis.call('SMEMBERS', key('clients:' .. node))) do
   if not owned[c] then
     local member = drop(c)
     if member then ${append('logout', { node: 'node', client: 'c', addr: 'member.a', name: 'member.n', why: reason('left') })} end
   end
 end
-for i = 7, #ARGV, 5 do
+for i = 8, #ARGV, 5 do
   local c, addr, name, k, s = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   if redis.call('HEXISTS', key('client'), c) == 0 then
     name = claim(c, addr, name, k, s)
@@ -228,18 +261,23 @@ for i = 7, #ARGV, 5 do
 end
 return {'ok', last()}
 `,
-  /** -> {last, client, addr, name, client, addr, name, …} in order of arrival, in one step. */
+  /**
+   * history entries wanted -> {last, {client, addr, name, client, addr, name, …}, {kept entry, …}}
+   * in one step: who is online in order of arrival, and the last kept history entries (at least
+   * the newest, for its position), oldest first, as the `history` list holds them.
+   */
   snapshot: `
-local out = {last()}
+local wanted = math.max(tonumber(ARGV[3]), 1)
+local who = {}
 for _, c in ipairs(redis.call('ZRANGE', key('who'), 0, -1)) do
   local member = info(c)
   if member then
-    out[#out + 1] = c
-    out[#out + 1] = member.a
-    out[#out + 1] = member.n
+    who[#who + 1] = c
+    who[#who + 1] = member.a
+    who[#who + 1] = member.n
   end
 end
-return out
+return {last(), who, redis.call('LRANGE', key('history'), -wanted, -1)}
 `,
   /** node -> {'ok'}: a node that stops tells the others its clients are gone. */
   leaveNode: `

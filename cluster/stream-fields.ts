@@ -72,8 +72,17 @@ export const STREAM_FIELDS = {
   },
   why: {
     letter: 'w',
-    meaning: 'a logout: one of LOGOUT_REASONS; a timeout: TIMEOUT_WHY; a login that a resync brought back: RESYNC_WHY',
+    meaning:
+      'a logout: one of LOGOUT_REASONS; a timeout: TIMEOUT_WHY; a login that a resync brought back: RESYNC_WHY; ' +
+      'a login that took back a session: RESUME_WHY',
     carriedBy: { login: 'sometimes', logout: 'always', timeout: 'always' },
+  },
+  position: {
+    letter: 'p',
+    meaning:
+      "the entry's position in the history (PROTOCOL.md §10.1), counted by the script that appended it; " +
+      'none on the entries of a chatd from before positions',
+    carriedBy: { chat: 'sometimes', rename: 'sometimes', announce: 'sometimes' },
   },
 } as const satisfies Readonly<Record<string, FieldSpec>>;
 
@@ -96,6 +105,17 @@ export const TIMEOUT_WHY = 'timeout';
  * written because the stream's values stay as they were, for nodes of the version before.
  */
 export const RESYNC_WHY = 'resync';
+
+/**
+ * The `why` of a login that took back a session (a `/resume`, or a WebSocket that resumed in its
+ * handshake): its own node then sends it what it missed and its new token (CLUSTER.md §9).
+ */
+export const RESUME_WHY = 'resume';
+
+/** The kinds kept in the history (PROTOCOL.md §10): the ones that carry a position. */
+export const HISTORY_KINDS = ['chat', 'rename', 'announce'] as const satisfies readonly EntryKind[];
+
+export type HistoryEntryKind = (typeof HISTORY_KINDS)[number];
 
 type CarriedBy<F extends FieldName> = (typeof STREAM_FIELDS)[F]['carriedBy'];
 

@@ -18,3 +18,8 @@ function split(id: StreamId): [number, number] {
   if (dash < 0) throw new Error(`not a stream id: ${id}`);
   return [Number(id.slice(0, dash)), Number(id.slice(dash + 1))];
 }
+
+/** The time Redis gave an entry: its id's milliseconds (ms since the epoch, Redis's clock). */
+export function timeOfStreamId(id: StreamId): number {
+  return split(id)[0];
+}

@@ -1,86 +1,15 @@
 // The cluster's room alone: two or three ClusterRooms sharing one in-memory Redis (MemoryRedis),
 // each with its own recording Delivery, a hand-moved clock and heartbeats that run when the test
-// says. No sockets and no redis-server: the real ones are test/cluster/cluster.test.ts and
-// failures.test.ts, and test/cluster/scripts.test.ts holds the in-memory scripts to the Lua.
+// says (test/cluster/test-cluster.ts). No sockets and no redis-server: the real ones are
+// test/cluster/cluster.test.ts and failures.test.ts, and test/cluster/scripts.test.ts holds the
+// in-memory scripts to the Lua.
 
-import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { READ_RETRY_MS } from '../../cluster/cluster-stream.ts';
-import { ClusterRoom, HEARTBEAT_MS, LINK_DOWN_NOTICE, LINK_UP_NOTICE, NODE_TTL_MS } from '../../cluster/cluster-room.ts';
-import { checkName, type Command } from '../../protocol/index.ts';
+import { HEARTBEAT_MS, LINK_DOWN_NOTICE, LINK_UP_NOTICE, NODE_TTL_MS } from '../../cluster/cluster-room.ts';
 import { CloseReason } from '../../room/close-reason.ts';
-import type { RoomSettings } from '../../room/room.ts';
-import { RecordingDelivery, type Op } from '../helpers/recording-delivery.ts';
-import { ManualClock, ManualTimers } from './manual-clock.ts';
-import { MemoryLink, MemoryRedis } from './memory-link.ts';
-
-const SETTINGS: RoomSettings = { maxClients: 10, maxPerIp: 0, idleTimeoutSeconds: 60, rateLimit: 2, rateBurst: 5 };
-
-/** One node: its room, its link to the shared Redis, what it delivered, and its heartbeat. */
-class TestNode {
-  readonly delivery = new RecordingDelivery();
-  readonly link: MemoryLink;
-  readonly timers: ManualTimers;
-  readonly room: ClusterRoom;
-
-  constructor(cluster: TestCluster, node: string, settings: RoomSettings) {
-    this.link = new MemoryLink(cluster.redis);
-    this.timers = new ManualTimers(cluster.clock);
-    this.room = new ClusterRoom(settings, { delivery: this.delivery, log: pino({ level: 'silent' }), link: this.link, node, timers: this.timers });
-  }
-
-  // The room's own clock (idle deadlines) stays at 0 here; the idle test moves it itself.
-  connect(id: number, addr: string): void {
-    this.room.handle({ kind: 'connect', id, addr, ip: addr.slice(0, addr.lastIndexOf(':')) }, 0);
-  }
-
-  command(id: number, command: Command): void {
-    this.room.handle({ kind: 'command', id, command }, 0);
-  }
-
-  say(id: number, text: string): void {
-    this.command(id, { type: 'text', text });
-  }
-
-  disconnect(id: number, reason: CloseReason = CloseReason.ClientClosed): void {
-    this.room.handle({ kind: 'disconnect', id, reason }, 0);
-  }
-
-  take(): Op[] {
-    return this.delivery.take();
-  }
-}
-
-class TestCluster {
-  readonly clock = new ManualClock();
-  readonly redis = new MemoryRedis(this.clock);
-
-  async start(node: string, settings: RoomSettings = SETTINGS): Promise<TestNode> {
-    const started = new TestNode(this, node, settings);
-    await started.room.start();
-    return started;
-  }
-
-  /**
-   * Lets every chain of promises run out. The memory links answer with promises only, never a
-   * timer, and a setImmediate callback runs only once the microtask queue is empty.
-   */
-  async settle(): Promise<void> {
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-
-  /** Moves the shared clock on (reads' BLOCK, retry delays, heartbeat TTLs), then settles. */
-  async advance(ms: number): Promise<void> {
-    this.clock.advance(ms);
-    await this.settle();
-  }
-}
-
-const rename = (name: string): Command => {
-  const checked = checkName(name);
-  if ('error' in checked) throw new Error(`bad test name ${name}`);
-  return { type: 'rename', name: checked.name };
-};
+import type { Op } from '../helpers/recording-delivery.ts';
+import { rename, SETTINGS, TestCluster, type TestNode } from './test-cluster.ts';
 
 // The actors: alice and carol on n1, bob on n2, and mallory wherever a test needs trouble.
 // Connection ids are each node's own: alice and bob are both 1.

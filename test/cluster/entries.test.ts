@@ -3,11 +3,12 @@
 // is refused with a message that says which; the letters themselves never change.
 
 import { describe, expect, it } from 'vitest';
-import { parseEntry, type Entry } from '../../cluster/entries.ts';
+import { parseEntry, parseKeptEntry, type Entry } from '../../cluster/entries.ts';
 import {
   ENTRY_KINDS,
   ENTRY_LAYOUTS,
   LOGOUT_REASONS,
+  RESUME_WHY,
   RESYNC_WHY,
   STREAM_FIELDS,
   TIMEOUT_WHY,
@@ -21,7 +22,7 @@ const KINDS = Object.keys(ENTRY_KINDS) as EntryKind[];
 
 /** One value per field, as a script would write it for an entry of this kind. */
 function valueOf(kind: EntryKind, field: FieldLayout['name']): string {
-  const values = { node: 'n1', seq: '7', client: 'n1/3', addr: '10.0.0.1:5', name: 'Ada', to: 'n2/4', text: 'hello' };
+  const values = { node: 'n1', seq: '7', client: 'n1/3', addr: '10.0.0.1:5', name: 'Ada', to: 'n2/4', text: 'hello', position: '12' };
   if (field !== 'why') return values[field];
   return kind === 'timeout' ? TIMEOUT_WHY : kind === 'login' ? RESYNC_WHY : 'quit';
 }
@@ -34,19 +35,27 @@ function flatOf(kind: EntryKind, which: 'every' | 'always'): string[] {
 
 const client = { client: 'n1/3', addr: '10.0.0.1:5', name: 'Ada' } as const;
 const PARSED: { readonly [K in EntryKind]: Extract<Entry, { kind: K }> } = {
-  login: { id: ID, node: 'n1', seq: 7, kind: 'login', ...client },
-  chat: { id: ID, node: 'n1', seq: 7, kind: 'chat', ...client, text: 'hello' },
-  rename: { id: ID, node: 'n1', seq: 7, kind: 'rename', ...client, newName: 'hello' },
+  login: { id: ID, node: 'n1', seq: 7, kind: 'login', ...client, isResume: false },
+  chat: { id: ID, node: 'n1', seq: 7, kind: 'chat', ...client, text: 'hello', position: 12 },
+  rename: { id: ID, node: 'n1', seq: 7, kind: 'rename', ...client, newName: 'hello', position: 12 },
   private: { id: ID, node: 'n1', seq: 7, kind: 'private', ...client, to: 'n2/4', text: 'hello' },
   logout: { id: ID, node: 'n1', seq: 7, kind: 'logout', ...client, why: 'quit' },
   timeout: { id: ID, node: 'n1', seq: 7, kind: 'timeout', ...client },
-  announce: { id: ID, node: 'n1', seq: 7, kind: 'announce', text: 'hello' },
+  announce: { id: ID, node: 'n1', seq: 7, kind: 'announce', text: 'hello', position: 12 },
 };
+
+/** What an entry that carries only its fields that are always there parses to: no seq on a logout, no position. */
+function parsedWithoutSometimes(kind: EntryKind): Entry {
+  const parsed: Entry = PARSED[kind];
+  if (parsed.kind === 'logout') return { ...parsed, seq: 0 };
+  if ('position' in parsed) return { ...parsed, position: null };
+  return parsed;
+}
 
 describe('STREAM_FIELDS', () => {
   it('keeps the letters that every chatd node writes and reads, so that two versions read each other', () => {
     const letters = Object.fromEntries(Object.entries(STREAM_FIELDS).map(([name, { letter }]) => [name, letter]));
-    expect(letters).toEqual({ kind: 'e', node: 'n', seq: 's', client: 'c', addr: 'a', name: 'm', to: 'r', text: 't', why: 'w' });
+    expect(letters).toEqual({ kind: 'e', node: 'n', seq: 's', client: 'c', addr: 'a', name: 'm', to: 'r', text: 't', why: 'w', position: 'p' });
   });
 
   it('gives every field a letter of its own', () => {
@@ -68,8 +77,9 @@ describe('parseEntry', () => {
   });
 
   it.each(KINDS)('parses a %s entry that carries only the fields its kind always carries', (kind) => {
-    // Only a logout can lack its seq (one that no client's request caused); it reads as 0.
-    expect(parseEntry(ID, flatOf(kind, 'always'))).toEqual(kind === 'logout' ? { ...PARSED.logout, seq: 0 } : PARSED[kind]);
+    // A logout can lack its seq (one that no client's request caused): it reads as 0. A history
+    // entry of a chatd from before positions has none: null.
+    expect(parseEntry(ID, flatOf(kind, 'always'))).toEqual(parsedWithoutSometimes(kind));
   });
 
   const alwaysCarried = KINDS.flatMap((kind) =>
@@ -105,6 +115,22 @@ describe('parseEntry', () => {
     expect(() => parseEntry(ID, flat)).toThrow(new Error(`stream entry ${ID} has an unknown reason banned`));
   });
 
+  it('reads a login that took back a session as a resume, and any other login as none', () => {
+    const resumed = flattenEntry('login', { node: 'n1', seq: '7', client: 'n1/3', addr: '10.0.0.1:5', name: 'Ada', why: RESUME_WHY });
+    expect(parseEntry(ID, resumed)).toEqual({ ...PARSED.login, isResume: true });
+    expect(parseEntry(ID, flatOf('login', 'always'))).toEqual(PARSED.login);
+  });
+
+  it.each(['0', '-1', '1.5', 'x', ''])('refuses a history entry whose position is %j', (position) => {
+    const flat = flattenEntry('chat', { node: 'n1', seq: '7', client: 'n1/3', addr: '10.0.0.1:5', name: 'Ada', text: 'hi', position });
+    expect(() => parseEntry(ID, flat)).toThrow(new Error(`stream entry ${ID} has a position that is not a positive integer: ${position}`));
+  });
+
+  it('parses an entry as the history list keeps it: a JSON array of its id and its fields', () => {
+    expect(parseKeptEntry(JSON.stringify([ID, ...flatOf('chat', 'every')]))).toEqual(PARSED.chat);
+    expect(() => parseKeptEntry('{"e":"chat"}')).toThrow(new Error('a kept history entry is not an array of strings: {"e":"chat"}'));
+  });
+
   it('skips a field it has no letter for, as a newer chatd may add one', () => {
     expect(parseEntry(ID, [...flatOf('chat', 'every'), 'x', 'something new'])).toEqual(PARSED.chat);
   });
@@ -119,11 +145,11 @@ describe('parseEntry', () => {
       ['e', 'announce', 'n', 'n1', 's', '8', 't', 'news'],
     ];
     expect(written.map((flat) => parseEntry(ID, flat))).toEqual([
-      { id: ID, node: 'n2', seq: 9, kind: 'login', client: 'n2/9', addr: '10.0.0.9:9', name: 'Bob' },
+      { id: ID, node: 'n2', seq: 9, kind: 'login', client: 'n2/9', addr: '10.0.0.9:9', name: 'Bob', isResume: false },
       { id: ID, node: 'n1', seq: 7, kind: 'timeout', client: 'n1/1', addr: '10.0.0.1:1', name: 'Ada' },
-      { id: ID, node: 'n1', seq: 4, kind: 'rename', client: 'n1/1', addr: '10.0.0.1:1', name: '10.0.0.1:1', newName: 'Ada' },
+      { id: ID, node: 'n1', seq: 4, kind: 'rename', client: 'n1/1', addr: '10.0.0.1:1', name: '10.0.0.1:1', newName: 'Ada', position: null },
       { id: ID, node: 'n2', seq: 0, kind: 'logout', client: 'n2/4', addr: '10.0.0.6:6', name: 'Cy', why: 'node-stopped' },
-      { id: ID, node: 'n1', seq: 8, kind: 'announce', text: 'news' },
+      { id: ID, node: 'n1', seq: 8, kind: 'announce', text: 'news', position: null },
     ]);
   });
 });

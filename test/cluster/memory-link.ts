@@ -1,11 +1,20 @@
 // An in-memory Redis for the cluster room's unit tests. MemoryRedis carries out the Lua of
 // cluster/scripts.ts in TypeScript (join, say, rename, msg, leave, announce, heartbeat with its
-// trim, resync, snapshot, leaveNode: the same arguments, replies and entries; not the MAXLEN cap);
-// test/cluster/scripts.test.ts checks the real Lua. A MemoryLink per node is its ClusterLink.
+// trim, resync, snapshot, leaveNode: the same arguments, replies and entries, positions and the
+// kept history; not the MAXLEN cap); test/cluster/scripts.test.ts checks the real Lua. Redis's
+// clock is the shared ManualClock. A MemoryLink per node is its ClusterLink.
 
 import { ClusterError, type ClusterLink, type LinkListener, type RawEntry } from '../../cluster/cluster-link.ts';
 import type { ScriptName } from '../../cluster/scripts.ts';
-import { flattenEntry, RESYNC_WHY, TIMEOUT_WHY, type EntryFields, type EntryKind, type LogoutReason } from '../../cluster/stream-fields.ts';
+import {
+  flattenEntry,
+  RESYNC_WHY,
+  TIMEOUT_WHY,
+  type EntryFields,
+  type EntryKind,
+  type HistoryEntryKind,
+  type LogoutReason,
+} from '../../cluster/stream-fields.ts';
 import { compareStreamIds, STREAM_START, type StreamId } from '../../cluster/stream-id.ts';
 import type { ManualClock } from './manual-clock.ts';
 
@@ -61,6 +70,10 @@ export class MemoryRedis {
   readonly #heartbeats = new Map<string, { readonly cursor: StreamId; readonly expiresAt: number }>();
   /** `clients:ID`. */
   readonly #clientsOf = new Map<string, Set<string>>();
+  /** `position`: the newest history position counted. */
+  #position = 0;
+  /** `history`: the kept history entries, oldest first, as the JSON the Lua keeps. */
+  #history: string[] = [];
   readonly #onAppend = new Set<() => void>();
   /** Entries appended since the start: a script that appended wakes the readers. */
   #appended = 0;
@@ -102,20 +115,20 @@ export class MemoryRedis {
       return ['ok', this.#append('login', { node, seq, client, addr, name: claimed }), claimed];
     },
     say: ({ next }) => {
-      const [node, seq, client, text] = [next(), next(), next(), next()];
+      const [node, seq, keep, client, text] = [next(), next(), Number(next()), next(), next()];
       const member = this.#members.get(client);
       if (member === undefined) return ['gone', this.#last];
-      return ['ok', this.#append('chat', { node, seq, client, addr: member.addr, name: member.name, text })];
+      return ['ok', this.#appendKept(keep, 'chat', { node, seq, client, addr: member.addr, name: member.name, text })];
     },
     rename: ({ next }) => {
-      const [node, seq, client, name, folded, skeleton] = [next(), next(), next(), next(), next(), next()];
+      const [node, seq, keep, client, name, folded, skeleton] = [next(), next(), Number(next()), next(), next(), next(), next()];
       const member = this.#members.get(client);
       if (member === undefined) return ['gone', this.#last];
       if (member.name === name) return ['same', this.#last];
       if (this.#isTaken(client, folded, skeleton)) return ['taken', this.#last];
       this.#release(client, member);
       this.#setMember(client, { addr: member.addr, name, folded, skeleton });
-      return ['ok', this.#append('rename', { node, seq, client, addr: member.addr, name: member.name, text: name })];
+      return ['ok', this.#appendKept(keep, 'rename', { node, seq, client, addr: member.addr, name: member.name, text: name })];
     },
     msg: ({ next }) => {
       const [node, seq, client, folded, skeleton, text] = [next(), next(), next(), next(), next(), next()];
@@ -133,8 +146,8 @@ export class MemoryRedis {
       return ['ok', why === TIMEOUT_WHY ? this.#append('timeout', entry) : this.#append('logout', entry)];
     },
     announce: ({ next }) => {
-      const [node, seq, text] = [next(), next(), next()];
-      return ['ok', this.#append('announce', { node, seq, text }), this.#members.size];
+      const [node, seq, keep, text] = [next(), next(), Number(next()), next()];
+      return ['ok', this.#appendKept(keep, 'announce', { node, seq, text }), this.#members.size];
     },
     heartbeat: ({ next }) => {
       const [node, ttl, cursor, retention] = [next(), Number(next()), next(), Number(next())];
@@ -154,12 +167,13 @@ export class MemoryRedis {
     },
     resync: (args) => {
       const { next } = args;
-      const [node, ttl, cursor, seq] = [next(), Number(next()), next(), next()];
+      const [node, ttl, cursor, seq, latest] = [next(), Number(next()), next(), next(), Number(next())];
       // Then client, addr, name, folded key, skeleton key for every client the node owns.
       const owned: [string, string, string, string, string][] = [];
       while (args.hasMore) owned.push([next(), next(), next(), next(), next()]);
       this.#heartbeats.set(node, { cursor, expiresAt: this.clock.now + ttl });
       this.#nodes.add(node);
+      this.#position = Math.max(this.#position, latest);
       const isOwned = new Set(owned.map(([client]) => client));
       for (const client of [...(this.#clientsOf.get(node) ?? [])]) {
         if (isOwned.has(client)) continue;
@@ -173,7 +187,10 @@ export class MemoryRedis {
       }
       return ['ok', this.#last];
     },
-    snapshot: () => [this.#last, ...[...this.#members].flatMap(([client, { addr, name }]) => [client, addr, name])],
+    snapshot: ({ next }) => {
+      const wanted = Math.max(Number(next()), 1);
+      return [this.#last, [...this.#members].flatMap(([client, { addr, name }]) => [client, addr, name]), this.#history.slice(-wanted)];
+    },
     leaveNode: ({ next }) => {
       this.#dropNode(next(), 'node-stopped');
       return ['ok'];
@@ -188,6 +205,21 @@ export class MemoryRedis {
     this.#last = id;
     this.#appended++;
     return id;
+  }
+
+  /** `keepHistory`: the next position, the entry, and the entry kept in `history`, the last `keep` (at least 1) of them. */
+  #appendKept<K extends HistoryEntryKind>(keep: number, kind: K, values: Omit<EntryFields<K>, 'position'>): StreamId {
+    const position = String(++this.#position);
+    const fields = { ...values, position } as EntryFields<K>;
+    const id = this.#append(kind, fields);
+    this.#history.push(JSON.stringify([id, ...flattenEntry(kind, fields)]));
+    this.#history = this.#history.slice(-Math.max(keep, 1));
+    return id;
+  }
+
+  /** The kept history, parsed: for assertions. */
+  get keptHistory(): readonly string[] {
+    return this.#history;
   }
 
   #hasHeartbeat(node: string): boolean {

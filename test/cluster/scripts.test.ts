@@ -5,12 +5,15 @@
 
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEntry, type Entry } from '../../cluster/entries.ts';
+import { parseEntry, parseKeptEntry, type Entry } from '../../cluster/entries.ts';
 import { KEY_PREFIX, STREAM_MAX_LENGTH } from '../../cluster/redis-link.ts';
 import { SCRIPTS, type ScriptName } from '../../cluster/scripts.ts';
 import { ENTRY_KINDS, ENTRY_LAYOUTS, STREAM_FIELDS, flattenEntry, type EntryKind, type FieldName } from '../../cluster/stream-fields.ts';
 import { nameKeys } from '../../protocol/index.ts';
 import { hasRedisServer, startRedis, stopAllRedis } from '../helpers/redis-server.ts';
+
+/** History entries the appending scripts keep, as a node with --history-size 3 asks. */
+const KEEP = 3;
 
 describe.skipIf(!hasRedisServer())('cluster scripts', () => {
   let redis: Redis;
@@ -77,13 +80,13 @@ describe.skipIf(!hasRedisServer())('cluster scripts', () => {
    */
   const APPENDING: readonly (readonly [ScriptName, string, () => Promise<unknown>, readonly string[]])[] = [
     ['join', 'a new client', () => run('join', 'n1', 10, 'n1/9', '10.0.0.9:9', ...named('10.0.0.9:9')), ['#10 login n1/9 10.0.0.9:9']],
-    ['say', 'a line', () => run('say', 'n1', 11, 'n1/1', 'hello'), ['#11 chat n1/1 Ada: hello']],
-    ['rename', 'a new name', () => run('rename', 'n1', 12, 'n1/1', ...named('Ida')), ['#12 rename n1/1 Ada -> Ida']],
+    ['say', 'a line', () => run('say', 'n1', 11, KEEP, 'n1/1', 'hello'), ['#11 chat n1/1 Ada: hello']],
+    ['rename', 'a new name', () => run('rename', 'n1', 12, KEEP, 'n1/1', ...named('Ida')), ['#12 rename n1/1 Ada -> Ida']],
     ['msg', 'a private line', () => run('msg', 'n1', 13, 'n1/1', ...nameKeysOf('Cy'), 'psst'), ['#13 private n1/1 Ada -> n2/1: psst']],
     ['leave', '/quit', () => run('leave', 'n1', 14, 'n1/1', 'quit'), ['#14 logout n1/1 Ada (quit)']],
     ['leave', 'a closed socket', () => run('leave', 'n1', 15, 'n1/1', 'left'), ['#15 logout n1/1 Ada (left)']],
     ['leave', 'an idle timeout', () => run('leave', 'n1', 16, 'n1/1', 'timeout'), ['#16 timeout n1/1 Ada']],
-    ['announce', 'POST /announce', () => run('announce', 'n2', 17, 'news'), ['#17 announce news']],
+    ['announce', 'POST /announce', () => run('announce', 'n2', 17, KEEP, 'news'), ['#17 announce news']],
     [
       'heartbeat',
       'a node given up',
@@ -96,7 +99,7 @@ describe.skipIf(!hasRedisServer())('cluster scripts', () => {
     [
       'resync',
       'a client gone and one brought back',
-      () => run('resync', 'n1', 60_000, '0-0', 18, 'n1/1', '10.0.0.1:1', ...named('Ada'), 'n1/8', '10.0.0.8:8', ...named('Di')),
+      () => run('resync', 'n1', 60_000, '0-0', 18, 0, 'n1/1', '10.0.0.1:1', ...named('Ada'), 'n1/8', '10.0.0.8:8', ...named('Di')),
       ['#0 logout n1/2 Bo (left)', '#18 login n1/8 Di'],
     ],
     ['leaveNode', 'a node that stops', () => run('leaveNode', 'n2'), ['#0 logout n2/1 Cy (node-stopped)']],
@@ -105,14 +108,14 @@ describe.skipIf(!hasRedisServer())('cluster scripts', () => {
   /** The start every case of APPENDING runs from; returns the newest entry id. */
   const start = async (): Promise<string> => {
     await redis.flushall();
-    await run('resync', 'n1', 60_000, '0-0', 0);
-    await run('resync', 'n2', 60_000, '0-0', 0);
+    await run('resync', 'n1', 60_000, '0-0', 0, 0);
+    await run('resync', 'n2', 60_000, '0-0', 0, 0);
     await run('join', 'n1', 1, 'n1/1', '10.0.0.1:1', ...named('10.0.0.1:1'));
-    await run('rename', 'n1', 2, 'n1/1', ...named('Ada'));
+    await run('rename', 'n1', 2, KEEP, 'n1/1', ...named('Ada'));
     await run('join', 'n1', 3, 'n1/2', '10.0.0.2:2', ...named('10.0.0.2:2'));
-    await run('rename', 'n1', 4, 'n1/2', ...named('Bo'));
+    await run('rename', 'n1', 4, KEEP, 'n1/2', ...named('Bo'));
     await run('join', 'n2', 1, 'n2/1', '10.0.0.3:3', ...named('10.0.0.3:3'));
-    await run('rename', 'n2', 2, 'n2/1', ...named('Cy'));
+    await run('rename', 'n2', 2, KEEP, 'n2/1', ...named('Cy'));
     return (await redis.get(`${KEY_PREFIX}last`)) ?? '0-0';
   };
 
@@ -137,15 +140,65 @@ describe.skipIf(!hasRedisServer())('cluster scripts', () => {
     expect([...written].sort()).toEqual(inTable.sort());
   });
 
+  /** An entry in a few words, with its position when it has one. */
+  const positioned = (entry: Entry): string => ('position' in entry && entry.position !== null ? `@${entry.position} ` : '') + summaryOf(entry);
+
+  it('gives every chat line, rename and announcement the next position, and keeps the last ones with their ids beside the stream', async () => {
+    await start(); // Ada, Bo and Cy's renames: @1 to @3
+    await run('say', 'n1', 20, KEEP, 'n1/1', 'one');
+    await run('msg', 'n1', 21, 'n1/1', ...nameKeysOf('Cy'), 'psst'); // no history entry, no position
+    await run('announce', 'n2', 22, KEEP, 'two');
+    const stream = ((await redis.xrange(`${KEY_PREFIX}log`, '-', '+')) as [string, string[]][]).map(([id, flat]) => parseEntry(id, flat));
+    expect(stream.filter((entry) => entry.kind !== 'login').map(positioned)).toEqual([
+      '@1 rename n1/1 10.0.0.1:1 -> Ada',
+      '@2 rename n1/2 10.0.0.2:2 -> Bo',
+      '@3 rename n2/1 10.0.0.3:3 -> Cy',
+      '@4 chat n1/1 Ada: one',
+      'private n1/1 Ada -> n2/1: psst',
+      '@5 announce two',
+    ]);
+    const kept = (await redis.lrange(`${KEY_PREFIX}history`, 0, -1)).map(parseKeptEntry);
+    // The last KEEP (3), exactly as the stream has them, ids included.
+    expect(kept).toEqual(stream.filter((entry) => 'position' in entry && entry.position! >= 3));
+    expect(await redis.get(`${KEY_PREFIX}position`)).toBe('5');
+  });
+
+  it('answers a snapshot with who is online, in order of arrival, and the last kept history entries', async () => {
+    await start();
+    await run('say', 'n2', 20, KEEP, 'n2/1', 'hi');
+    const [last, who, kept] = (await run('snapshot', 2)) as [string, string[], string[]];
+    expect(last).toBe(await redis.get(`${KEY_PREFIX}last`));
+    expect(who).toEqual(['n1/1', '10.0.0.1:1', 'Ada', 'n1/2', '10.0.0.2:2', 'Bo', 'n2/1', '10.0.0.3:3', 'Cy']);
+    expect(kept.map(parseKeptEntry).map(positioned)).toEqual(['@3 rename n2/1 10.0.0.3:3 -> Cy', '@4 chat n2/1 Cy: hi']);
+  });
+
+  it('keeps the newest history entry for a node that keeps none, so that it still learns the newest position', async () => {
+    await start();
+    await run('say', 'n1', 20, 0, 'n1/1', 'one');
+    await run('say', 'n1', 21, 0, 'n1/1', 'two');
+    expect(await redis.llen(`${KEY_PREFIX}history`)).toBe(1);
+    const [, , kept] = (await run('snapshot', 0)) as [string, string[], string[]];
+    expect(kept.map(parseKeptEntry).map(positioned)).toEqual(['@5 chat n1/1 Ada: two']);
+  });
+
+  it('goes on from the newest position a node knows when Redis lost its data, rather than from 1', async () => {
+    await redis.flushall();
+    await run('resync', 'n1', 60_000, '0-0', 0, 41, 'n1/1', '10.0.0.1:1', ...named('Ada'));
+    await run('resync', 'n2', 60_000, '0-0', 0, 12);
+    await run('say', 'n1', 1, KEEP, 'n1/1', 'still here');
+    const [, , kept] = (await run('snapshot', 1)) as [string, string[], string[]];
+    expect(kept.map(parseKeptEntry).map(positioned)).toEqual(['@42 chat n1/1 Ada: still here']);
+  });
+
   it('trims only entries that every live node has read and that are older than the retention', async () => {
     await redis.flushall();
-    await run('resync', 'n1', 60_000, '0-0', 0);
-    await run('resync', 'n2', 60_000, '0-0', 0);
+    await run('resync', 'n1', 60_000, '0-0', 0, 0);
+    await run('resync', 'n2', 60_000, '0-0', 0, 0);
     // Three old entries (ids from 1970), then one of now.
     for (const ms of [1, 2, 3]) {
       await redis.xadd(`${KEY_PREFIX}log`, `${ms}-0`, ...flattenEntry('announce', { node: 'x', seq: '0', text: `old ${ms}` }));
     }
-    await run('announce', 'n1', 1, 'new');
+    await run('announce', 'n1', 1, KEEP, 'new');
     // n1 has read everything, n2 only up to 2: entry 2 and later stay.
     await run('heartbeat', 'n1', 60_000, '9999999999999-0', 1000);
     await run('heartbeat', 'n2', 60_000, '2-0', 1000);
@@ -157,10 +210,10 @@ describe.skipIf(!hasRedisServer())('cluster scripts', () => {
 
   it('gives up a node whose heartbeat expired: a logout for each of its clients, names freed', async () => {
     await redis.flushall();
-    await run('resync', 'live', 60_000, '0-0', 0);
-    await run('resync', 'dead', 60_000, '0-0', 0);
+    await run('resync', 'live', 60_000, '0-0', 0, 0);
+    await run('resync', 'dead', 60_000, '0-0', 0, 0);
     await run('join', 'dead', 1, 'dead/1', '10.0.0.1:1', ...named('10.0.0.1:1'));
-    await run('rename', 'dead', 2, 'dead/1', ...named('Dora'));
+    await run('rename', 'dead', 2, KEEP, 'dead/1', ...named('Dora'));
     await redis.del(`${KEY_PREFIX}node:dead`); // as if its TTL ran out
     expect(await run('heartbeat', 'live', 60_000, '0-0', 60_000)).toEqual(['ok']);
     expect(await entries()).toEqual(['login 10.0.0.1:1', 'rename 10.0.0.1:1', 'logout Dora']);
@@ -173,18 +226,18 @@ describe.skipIf(!hasRedisServer())('cluster scripts', () => {
 
   it('never gives out a name that is held, ignoring case, or one that looks the same', async () => {
     await redis.flushall();
-    await run('resync', 'n1', 60_000, '0-0', 0);
+    await run('resync', 'n1', 60_000, '0-0', 0, 0);
     await run('join', 'n1', 1, 'n1/1', '10.0.0.1:1', ...named('10.0.0.1:1'));
     await run('join', 'n1', 2, 'n1/2', '10.0.0.2:2', ...named('10.0.0.2:2'));
-    expect((await run('rename', 'n1', 3, 'n1/1', ...named('Iris'))) as string[]).toContain('ok');
+    expect((await run('rename', 'n1', 3, KEEP, 'n1/1', ...named('Iris'))) as string[]).toContain('ok');
     // The folded key: case.
-    expect(((await run('rename', 'n1', 4, 'n1/2', ...named('IRIS'))) as string[])[0]).toBe('taken');
+    expect(((await run('rename', 'n1', 4, KEEP, 'n1/2', ...named('IRIS'))) as string[])[0]).toBe('taken');
     // The skeleton key: a capital I looks like an l.
-    expect(((await run('rename', 'n1', 5, 'n1/2', ...named('lris'))) as string[])[0]).toBe('taken');
-    expect(((await run('rename', 'n1', 6, 'n1/1', ...named('Iris'))) as string[])[0]).toBe('same');
+    expect(((await run('rename', 'n1', 5, KEEP, 'n1/2', ...named('lris'))) as string[])[0]).toBe('taken');
+    expect(((await run('rename', 'n1', 6, KEEP, 'n1/1', ...named('Iris'))) as string[])[0]).toBe('same');
     // Both keys are let go on a rename: the old name is free again.
-    expect((await run('rename', 'n1', 7, 'n1/1', ...named('Ada'))) as string[]).toContain('ok');
-    expect((await run('rename', 'n1', 8, 'n1/2', ...named('lris'))) as string[]).toContain('ok');
+    expect((await run('rename', 'n1', 7, KEEP, 'n1/1', ...named('Ada'))) as string[]).toContain('ok');
+    expect((await run('rename', 'n1', 8, KEEP, 'n1/2', ...named('lris'))) as string[]).toContain('ok');
     // A /msg finds a holder by either key.
     expect(((await run('msg', 'n1', 9, 'n1/1', ...nameKeysOf('Iris'), 'hi')) as string[])[0]).toBe('ok');
     expect(((await run('msg', 'n1', 10, 'n1/1', ...nameKeysOf('nobody'), 'hi')) as string[])[0]).toBe('nouser');
