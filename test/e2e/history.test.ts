@@ -4,6 +4,7 @@
 // it. One chatd per describe block.
 
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { connectAndGreet, connectAs, connectWebSocket, lineFrom, type ChatClient } from '../helpers/chat-client.ts';
 import type { ChatdProcess } from '../helpers/start-server.ts';
 import { useChatd } from '../helpers/use-chatd.ts';
@@ -197,6 +198,23 @@ describe('resume', () => {
     // Bob never saw the address's login: only alice's.
     await bob.expectLine(`[${web.addr}]${alice.name}:login`);
   });
+
+  it.each(['?resume=abc', '?position=3', '?resume=&position=3', '?resume=abc&position=-1', '?resume=abc&position=1e3'])(
+    'refuses the malformed resume query %s with 400 before any chat state exists',
+    async (query) => {
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const socket = new WebSocket(wsUrl(server(), query));
+        socket.on('open', () => reject(new Error(`${query} became a WebSocket`)));
+        socket.on('unexpected-response', (_request, response) => {
+          let body = '';
+          response.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+        });
+        socket.on('error', () => {});
+      });
+      expect(answer).toEqual({ status: 400, body: 'to resume, connect to /ws?resume=TOKEN&position=N\n' });
+    },
+  );
 
   it('lets a WebSocket with a refused token in as a newcomer, told why after its greeting', async () => {
     const { client: web } = await connectWebSocket(wsUrl(server(), '?resume=AAAAAAAAAAAAAAAAAAAAAA&position=0'));
