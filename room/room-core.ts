@@ -374,8 +374,10 @@ export class RoomCore<Client, Local extends LocalClient<Client> = LocalClient<Cl
         const local = this.#byClient.get(event.client);
         if (local !== undefined) {
           local.name = event.newName;
-          // §5.4: the renamed client gets its confirmation instead of the broadcast.
-          delivery.send(local.id, encodeRenameOk());
+          // §5.4: the renamed client gets its confirmation instead of the broadcast; with a
+          // token, with the entry's position, since it stands for that entry (§10.3).
+          const isPositioned = local.isPositioned && event.stamp !== undefined;
+          delivery.send(local.id, isPositioned ? encodePositioned(event.stamp.position, encodeRenameOk()) : encodeRenameOk());
           this.#log.info({ event: 'rename', addr: event.addr, from: event.name, to: event.newName }, 'client renamed');
         }
         return this.#broadcastEntry('rename', event.addr, event.name, event.newName, event.stamp, local?.id ?? NOBODY);

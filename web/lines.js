@@ -110,7 +110,8 @@ export const ERROR_CODES = ERROR_FORMS.map((form) => form.code);
  * @typedef {{ readonly kind: 'private', readonly addr: string, readonly name: string, readonly text: string }} PrivateLine
  * @typedef {{ readonly kind: 'who-start' }} WhoStartLine
  * @typedef {{ readonly kind: 'who-row', readonly addr: string, readonly name: string }} WhoRowLine
- * @typedef {{ readonly kind: 'rename-ok' }} RenameOkLine
+ * @typedef {{ readonly kind: 'rename-ok', readonly position?: number }} RenameOkLine
+ *   `position`: §10.3, the client's own rename's place, once it has a token (`@N rename ok`)
  * @typedef {{ readonly kind: 'msg-ok' }} MsgOkLine
  * @typedef {{ readonly kind: 'help-start' }} HelpStartLine
  * @typedef {{ readonly kind: 'help-limits' }} HelpLimitsLine
@@ -193,6 +194,8 @@ function parsePositioned(line, nameOf) {
   let match = POSITIONED.exec(line);
   if (match !== null) {
     const position = readPosition(match[1]);
+    // §10.3: the confirmation of the client's own rename stands for that entry.
+    if (match[2] === 'rename ok') return position === null ? null : { kind: 'rename-ok', position };
     const entry = parseEntry(match[2] ?? '', nameOf);
     return position === null || entry === null ? null : { kind: 'positioned', position, entry };
   }

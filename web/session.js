@@ -400,6 +400,7 @@ export class ChatSession {
       case 'who-row':
         return this.#whoRow(line.addr, line.name, text);
       case 'rename-ok':
+        if (line.position !== undefined) this.#position = line.position;
         return this.#renamed();
       case 'msg-ok':
         return this.#messaged();

@@ -1,9 +1,13 @@
 // The web client in a real browser: Debian's chromium, headless, driven by playwright-core
 // (never a browser of its own download). The page is opened on a real chatd beside a
 // telnet-style TCP client: the greeting, chat both ways, a rename seen in the who list, and a
-// line of HTML from the TCP side shown as text, with no element made and no dialog opened.
+// line of HTML from the TCP side shown as text, with no element made and no dialog opened. Then
+// history and resume (PROTOCOL.md §10): the page shows what was said before it came, and after its
+// connection is cut (through a proxy the test controls) it comes back by itself with what it missed,
+// marked as caught up, under its old name.
 
 import { existsSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAs, lineFrom } from '../helpers/chat-client.ts';
@@ -30,6 +34,58 @@ function watch(page: Page): PageTrouble {
     void dialog.dismiss();
   });
   return trouble;
+}
+
+/**
+ * A TCP proxy in front of the web port: `cut` drops every connection through it, as a network
+ * does; while `hold` is on, new connections wait unanswered, so the test knows what is said while
+ * the page is away.
+ */
+class CuttableProxy {
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  #held: Socket[] = [];
+  #isHolding = false;
+  readonly #target: number;
+
+  constructor(target: number) {
+    this.#target = target;
+    this.#server = createServer((socket) => (this.#isHolding ? this.#held.push(socket) : this.#pipe(socket)));
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    return (this.#server.address() as { port: number }).port;
+  }
+
+  cutAndHold(): void {
+    this.#isHolding = true;
+    for (const socket of this.#sockets) socket.destroy();
+  }
+
+  release(): void {
+    this.#isHolding = false;
+    for (const socket of this.#held.splice(0)) this.#pipe(socket);
+  }
+
+  close(): void {
+    for (const socket of [...this.#sockets, ...this.#held]) socket.destroy();
+    this.#server.close();
+  }
+
+  #pipe(client: Socket): void {
+    const upstream = createConnection({ port: this.#target, host: '127.0.0.1' });
+    for (const socket of [client, upstream]) {
+      this.#sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        this.#sockets.delete(socket);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  }
 }
 
 describe.runIf(available)('the web client in Chromium', () => {
@@ -92,6 +148,64 @@ describe.runIf(available)('the web client in Chromium', () => {
     tcp.end();
     await expect.poll(() => page.locator('#who li').allInnerTexts()).toEqual(['bob']);
     await page.close();
+  });
+
+  it('shows the history above the live log, and resumes by itself after a drop with what it missed, marked, under its name', async () => {
+    const tcp = await connectAs(server().port, 'carol');
+    await tcp.send('said before you came');
+    await tcp.expectLine(lineFrom(tcp, 'said before you came'));
+    const proxy = new CuttableProxy(server().webPort!);
+    const proxyPort = await proxy.listen();
+    try {
+      const page = await browser.newPage({ viewport: { width: 800, height: 640 } });
+      const trouble = watch(page);
+      await page.goto(`http://127.0.0.1:${proxyPort}/`);
+      const webLogin = await tcp.waitForLine((line) => line.endsWith(':login'));
+      const webAddr = /^\[([^\]]+)\]/.exec(webLogin)![1]!;
+      // The history: above the page's own login, marked as history, with the line's time.
+      const history = page.locator('.entry[data-history="true"]');
+      await expect.poll(() => history.allInnerTexts()).toEqual(expect.arrayContaining([expect.stringContaining('said before you came')]));
+      const order = await page.locator('#log .entry').evaluateAll(
+        (entries: { dataset: Record<string, string | undefined> }[]) => entries.map((entry) => `${entry.dataset['kind']}:${entry.dataset['history'] ?? ''}`),
+      );
+      expect(order.indexOf('chat:true')).toBeLessThan(order.indexOf('login:'));
+
+      const input = page.locator('#input');
+      await input.fill('/rename dave');
+      await input.press('Enter');
+      await tcp.expectLine(`[${webAddr}]${webAddr}:renamed to dave`);
+
+      // The network drops the page; meanwhile carol says two lines it must not miss.
+      proxy.cutAndHold();
+      await tcp.expectLine(`[${webAddr}]dave:login out`);
+      for (const text of ['while you were away', 'and this too']) {
+        await tcp.send(text);
+        await tcp.expectLine(lineFrom(tcp, text));
+      }
+      proxy.release();
+
+      // It comes back by itself, under its name: a login, never a rename.
+      const back = await tcp.waitForLine((line) => line.endsWith(']dave:login'), 20_000);
+      expect(back).not.toContain(webAddr);
+      const caughtUp = page.locator('.entry[data-caught-up="true"]');
+      await expect.poll(() => caughtUp.allInnerTexts()).toEqual([
+        expect.stringContaining('while you were away'),
+        expect.stringContaining('and this too'),
+      ]);
+      await expect(caughtUp.first().locator('.entry-mark').textContent()).resolves.toContain('caught up');
+      await expect.poll(() => page.locator('#who li').allInnerTexts()).toEqual(expect.arrayContaining(['carol', 'dave']));
+      await tcp.send('welcome back');
+      await tcp.expectLine(lineFrom(tcp, 'welcome back'));
+      await expect.poll(() => page.locator('.entry[data-kind="chat"]').last().innerText()).toContain('welcome back');
+      await tcp.send('who');
+      await tcp.expectLine('user list:');
+      const who = [await tcp.nextLine(), await tcp.nextLine()];
+      expect(who.map((line) => line.slice(line.lastIndexOf(':') + 1)).sort()).toEqual(['carol', 'dave']);
+      expect(trouble.errors).toEqual([]);
+      await page.close();
+    } finally {
+      proxy.close();
+    }
   });
 
   it('fits a 360 px wide screen without sideways scrolling, in light and in dark', async () => {

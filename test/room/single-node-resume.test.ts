@@ -112,6 +112,14 @@ describe('SingleNodeRoom history and resume', () => {
     expect(delivery.take()).toEqual([['broadcast', `[${B}]${B}:hi\r\n`, -1, `@2 [${B}]${B}:hi\r\n`]]);
   });
 
+  it('confirms the own rename of a client with a token with the rename\'s position, which it stands for', () => {
+    command(BOB, { type: 'token' });
+    expect(command(BOB, { type: 'rename', name: 'bob' })).toEqual([
+      ['send', BOB, '@2 rename ok\r\n'],
+      ['broadcast', `[${B}]${B}:renamed to bob\r\n`, BOB, `@2 [${B}]${B}:renamed to bob\r\n`],
+    ]);
+  });
+
   it('holds a dropped session: others see the leave at once, and the name is taken meanwhile', () => {
     aliceDropsWithToken();
     expect(delivery.take()).toContainEqual(['broadcast', `[${A}]alice:login out\r\n`, -1]);

@@ -246,6 +246,11 @@ describe('parseServerLine', () => {
       expect(parseServerLine('@17 *** maintenance at 17:00')).toEqual({ kind: 'positioned', position: 17, entry: { kind: 'announcement', text: 'maintenance at 17:00', topic: 'other' } });
     });
 
+    it('reads `@N rename ok`, the confirmation of the page\'s own rename with a token, as rename-ok at that position', () => {
+      expect(parseServerLine('@16 rename ok')).toEqual({ kind: 'rename-ok', position: 16 });
+      expect(parseServerLine('rename ok')).toEqual({ kind: 'rename-ok' });
+    });
+
     it('reads a positioned line by the name the page knows, as a plain live line is read', () => {
       expect(parseServerLine('@15 [10.0.0.1:5000]10.0.0.1:5000:hi', () => '10.0.0.1')).toMatchObject({ entry: { name: '10.0.0.1', text: '5000:hi' } });
     });

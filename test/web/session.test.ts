@@ -350,6 +350,14 @@ describe('ChatSession: history and resume (PROTOCOL.md §10)', () => {
       expect(session.resumePoint()).toEqual({ token: 'bobBobBobBobBobBobBob0', position: 16 });
     });
 
+    it('moves its position with the `@N rename ok` of its own rename, so a resume does not send that rename back', () => {
+      const session = bobJoining();
+      receiveAll(session, ['token bobBobBobBobBobBobBob0 @14', ...HISTORY_REPLY]);
+      expect(sent(session.submit('/rename bobby'))).toEqual(['/rename bobby']);
+      expect(logged(receiveAll(session, ['@15 rename ok']))).toMatchObject([{ kind: 'rename', newName: 'bobby', isSelf: true }]);
+      expect(session.resumePoint()).toEqual({ token: 'bobBobBobBobBobBobBob0', position: 15 });
+    });
+
     it('shows a /history the user asks for where it comes, after a line that says what it is, and its own lines as its own', () => {
       // §10.2's example is alice's own: her hello and her rename.
       const session = new ChatSession({ now: CLOCK });
