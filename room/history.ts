@@ -79,15 +79,15 @@ export class ChatHistory {
 
   /**
    * The entries after `position` up to and including `upTo`, oldest first, and how many of
-   * those are no longer kept: the positions between `position` and the oldest kept entry.
+   * those are missing: every position is one entry (§10.1), so a position in the range that is
+   * not kept (older than the oldest, or a gap a failed disk write left in a restarted history)
+   * is one entry the client is told it missed.
    */
   after(position: number, upTo: number = this.#latest): Missed {
     const end = Math.min(upTo, this.#latest);
     if (end <= position) return { entries: [], lost: 0 };
     const size = this.#ring.length;
     const at = (index: number): HistoryEntry => this.#ring[(this.#first + index) % size]!;
-    const oldest = size === 0 ? end + 1 : at(0).position;
-    const lost = Math.max(0, Math.min(oldest, end + 1) - (position + 1));
     // The first kept entry past `position`: positions grow along the ring (a cluster's may skip).
     let low = 0;
     let high = size;
@@ -98,6 +98,6 @@ export class ChatHistory {
     }
     const entries: HistoryEntry[] = [];
     for (let index = low; index < size && at(index).position <= end; index++) entries.push(at(index));
-    return { entries, lost };
+    return { entries, lost: end - position - entries.length };
   }
 }
