@@ -21,6 +21,7 @@ import {
   sqliteCodeName,
   sqliteReason,
 } from './history-schema.ts';
+import { DataDirLockError, LOCK_FILE_NAME, lockDataDir } from './data-dir-lock.ts';
 import type { FromWriter, ToWriter, WriterSettings } from './messages.ts';
 
 /**
@@ -111,9 +112,21 @@ export interface OpenedHistory {
  */
 export function openHistoryStore(options: HistoryStoreOptions): OpenedHistory {
   const path = prepareDirectory(options.dir);
-  const entries = readFile(options.dir, path, keptEntries(options.capacity));
-  const settings: WriterSettings = { path, keep: keptEntries(options.capacity), maxPages: options.maxPages ?? null };
-  return { store: new HistoryStore(settings, options.onWriteFailure ?? (() => {})), entries };
+  let unlock: () => void;
+  try {
+    unlock = lockDataDir(options.dir);
+  } catch (error) {
+    if (error instanceof DataDirLockError) throw new HistoryStoreError(options.dir, error.message);
+    throw new HistoryStoreError(options.dir, `cannot take ${LOCK_FILE_NAME} (${fsReason(error)}); give chatd a directory it can write`);
+  }
+  try {
+    const entries = readFile(options.dir, path, keptEntries(options.capacity));
+    const settings: WriterSettings = { path, keep: keptEntries(options.capacity), maxPages: options.maxPages ?? null };
+    return { store: new HistoryStore(settings, options.onWriteFailure ?? (() => {}), unlock), entries };
+  } catch (error) {
+    unlock();
+    throw error;
+  }
 }
 
 /** mkdir -p DIR, then proves chatd can create files in it (SQLite needs its -wal and -shm there). */
@@ -301,8 +314,12 @@ export class HistoryStore implements HistorySink {
     writerRestarts: 0,
   };
 
-  /** Use openHistoryStore, which checks the file first. */
-  constructor(settings: WriterSettings, onWriteFailure: (failure: HistoryWriteFailure) => void) {
+  /** Lets go of DIR/chatd.lock once the writer is done (store/data-dir-lock.ts). */
+  readonly #unlock: () => void;
+
+  /** Use openHistoryStore, which checks the file first and takes the directory's lock. */
+  constructor(settings: WriterSettings, onWriteFailure: (failure: HistoryWriteFailure) => void, unlock: () => void = () => {}) {
+    this.#unlock = unlock;
     this.path = settings.path;
     this.#settings = settings;
     this.#onWriteFailure = onWriteFailure;
@@ -338,7 +355,7 @@ export class HistoryStore implements HistorySink {
    * SQLite call it is in); entries it had not written then count as lost and are reported.
    */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
+    this.#closing ??= this.#close().finally(() => this.#unlock());
     return this.#closing;
   }
 

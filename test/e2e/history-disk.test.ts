@@ -94,6 +94,17 @@ describe('--data-dir', () => {
     expect(lines[0]).toMatch(new RegExp(`^chatd: --data-dir ${dir}: history\\.sqlite `));
   });
 
+  it('refuses a second chatd on a directory another one uses, in one line, with exit 1', async () => {
+    const dir = freshDir();
+    const first = await startChatd(['--data-dir', dir]);
+    const run = await runChatdToExit(['--port', '0', '--data-dir', dir]);
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      `chatd: --data-dir ${dir}: another chatd (pid ${first.pid}) keeps its history here; stop it, or give this one another --data-dir (if pid ${first.pid} is no chatd, delete ${join(dir, 'chatd.lock')})`,
+    ]);
+    await first.stop('SIGTERM');
+  });
+
   it('refuses a directory it cannot create, in one line, with exit 1', async () => {
     const file = join(scratch, 'a-file');
     writeFileSync(file, 'x');
