@@ -9,4 +9,6 @@ import type { ReplyQueue } from './reply-queue.ts';
 export interface ClusterClient extends LocalClient<string> {
   /** Its replies, in the order of its commands (cluster/reply-queue.ts). */
   readonly replies: ReplyQueue;
+  /** Its resume token (PROTOCOL.md §10.3) as Redis knows it, once it asked for one; null before. */
+  token: string | null;
 }

@@ -13,16 +13,19 @@ import type { PendingStep } from './reply-queue.ts';
 import type { ScriptName } from './scripts.ts';
 import { compareStreamIds, type StreamId } from './stream-id.ts';
 
+/** What a script answers after its status and the stream id to wait for (cluster/scripts.ts). */
+export type ReplyValues = readonly (string | number)[];
+
 export interface RequestHandlers {
-  /** The script's status (ok, taken, nouser…), once the stream has been read up to its answer. */
-  readonly onReply?: (status: string) => void;
+  /** The script's status (ok, taken, nouser…) and what follows its id, once the stream has been read up to its answer. */
+  readonly onReply?: (status: string, values: ReplyValues) => void;
   /** Carries the request out on this node alone: the link is down, or dropped before Redis answered. */
   readonly local: () => void;
   /**
    * Shows the effect of a request that Redis did carry out but whose entry this node had not read
    * when the link dropped (default: `local`, when that is the same thing).
    */
-  readonly landed?: () => void;
+  readonly landed?: (values: ReplyValues) => void;
   /**
    * `local` refuses (an error) rather than carrying the request out: should Redis have run it
    * after all, its entry must still be applied when it comes back (a rename, CLUSTER.md §8).
@@ -75,34 +78,37 @@ export class ClusterRequests {
 
   /**
    * Sends a script for `client` and queues its reply step, which runs once the stream has been
-   * read as far as the script's answer says (ReplyQueue).
+   * read as far as the script's answer says (ReplyQueue). Returns the request's sequence number,
+   * the `seq` of the entries it causes.
    */
-  send(client: ClusterClient, script: ScriptName, args: readonly (string | number)[], handlers: RequestHandlers): void {
+  send(client: ClusterClient, script: ScriptName, args: readonly (string | number)[], handlers: RequestHandlers): number {
     const seq = ++this.#seq;
     const step: PendingStep = client.replies.pending();
     const onReply = handlers.onReply ?? (() => {});
     if (!this.#link.isUp) {
       step.complete(null, handlers.local);
-      return this.#runReplies(client);
+      this.#runReplies(client);
+      return seq;
     }
     this.#inFlight.add(seq);
     this.#link.run(script, [this.#node, seq, ...args]).then(
       (raw) => {
         this.#settled(seq);
-        const [status, after] = raw as ScriptReply;
+        const [status, after, ...values] = raw as ScriptReply;
         if (status === 'ok' && compareStreamIds(after, this.#stream.position) > 0) {
-          this.#unread.set(seq, { after, show: handlers.landed ?? handlers.local });
+          const landed = handlers.landed;
+          this.#unread.set(seq, { after, show: landed === undefined ? handlers.local : () => landed(values) });
         }
         // #11: Redis no longer knows the client (its node was given up for dead, or Redis lost its
         // data): until the next heartbeat registers it again, it is served here alone, as while
         // the link is down. No entry comes back for it.
-        step.complete(after, status === 'gone' ? handlers.local : () => onReply(status));
+        step.complete(after, status === 'gone' ? handlers.local : () => onReply(status, values));
         this.#runReplies(client);
       },
       (error: unknown) => {
         if (this.#settled(seq)) {
           // The stream brought its entry before the link dropped with the reply: it is done.
-          step.complete(null, () => onReply('ok'));
+          step.complete(null, () => onReply('ok', []));
           return this.#runReplies(client);
         }
         this.#log.debug({ err: error, script }, 'cluster request failed; carried out on this node');
@@ -112,6 +118,7 @@ export class ClusterRequests {
         this.#runReplies(client);
       },
     );
+    return seq;
   }
 
   /** A reply that needs no script, in order behind the client's earlier ones. */

@@ -3,9 +3,10 @@
 // from the workers, the same Delivery out), but a change is decided by Redis: it goes there as a
 // script, lands in one stream in one global order, and this node applies each entry it reads
 // with RoomCore.apply (ClusterStream). Idle timeouts and admission limits stay here, with the
-// sockets. While the link is down, the node decides alone for its own clients (§6).
+// sockets. Resume sessions live in Redis too, so that a client can take its session back on any
+// node (§9). While the link is down, the node decides alone for its own clients (§6).
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   clusterUnavailable,
   dispatchCommand,
@@ -15,7 +16,9 @@ import {
   nameKeys,
   nameTaken,
   noSuchUser,
+  resumeAhead,
   resumeOff,
+  resumeRefused,
   type CommandHandlers,
   type ProtocolError,
   type WhoEntry,
@@ -23,10 +26,12 @@ import {
 import type { ClientEvent } from '../room/client-event.ts';
 import { CloseReason } from '../room/close-reason.ts';
 import type { Log } from '../room/log.ts';
-import { RoomCore, type RoomParts } from '../room/room-core.ts';
+import { newResumeToken } from '../room/resume-sessions.ts';
+import { holdsSession, RoomCore, type ResumeRequest, type RoomParts } from '../room/room-core.ts';
 import type { LinkStatus, Room, RoomSettings } from '../room/room.ts';
 import { ClusterError, RedisStallError, type ClusterLink } from './cluster-link.ts';
-import { ClusterRequests } from './cluster-requests.ts';
+import { ClusterRequests, type ReplyValues } from './cluster-requests.ts';
+import type { LoginEntry } from './entries.ts';
 import { ClusterStream, type Snapshot } from './cluster-stream.ts';
 import type { ClusterClient } from './cluster-client.ts';
 import { REAL_TIMERS, type ClusterTimers } from './cluster-timers.ts';
@@ -53,6 +58,15 @@ export interface ClusterParts extends RoomParts {
   readonly timers?: ClusterTimers;
 }
 
+/** A resume sent to Redis whose login entry this node has not applied yet (CLUSTER.md §9). */
+interface PendingResume {
+  readonly client: ClusterClient;
+  /** The position the client gave. */
+  readonly position: number;
+  /** Its new token, registered in Redis by the same script. */
+  readonly token: string;
+}
+
 export class ClusterRoom implements Room, LinkStatus {
   readonly #core: RoomCore<string, ClusterClient>;
   readonly #link: ClusterLink;
@@ -68,6 +82,8 @@ export class ClusterRoom implements Room, LinkStatus {
   #resyncs = 0;
   /** The time of the event being handled (ms, monotonic). */
   #now = 0;
+  /** This node's resumes on their way, by the seq of their request. */
+  readonly #resumes = new Map<number, PendingResume>();
 
   constructor(settings: RoomSettings, parts: ClusterParts) {
     this.#node = parts.node ?? newNodeId();
@@ -79,6 +95,7 @@ export class ClusterRoom implements Room, LinkStatus {
     this.#requests = new ClusterRequests(this.#node, this.#core, this.#link, this.#stream, this.#log);
     this.#stream.onRead = () => this.#requests.caughtUp();
     this.#stream.onOwnEntry = (seq) => this.#requests.entryApplied(seq);
+    this.#stream.onOwnResume = (entry) => this.#resumed(entry);
   }
 
   get link(): LinkStatus {
@@ -126,7 +143,9 @@ export class ClusterRoom implements Room, LinkStatus {
     this.#stream.stop();
     this.#heartbeat?.stop();
     if (this.#link.isUp) {
-      await Promise.race([this.#link.run('leaveNode', [this.#node]).catch(() => {}), this.#timers.delay(LEAVE_TIMEOUT_MS)]);
+      // Its clients' sessions are held, as for a node given up: they may take them back on another node.
+      const leaving = this.#link.run('leaveNode', [this.#node, this.#core.resumeWindowMs]).catch(() => {});
+      await Promise.race([leaving, this.#timers.delay(LEAVE_TIMEOUT_MS)]);
     }
     await this.#link.close();
     await this.#stream.stopped;
@@ -141,7 +160,7 @@ export class ClusterRoom implements Room, LinkStatus {
     this.#now = now;
     switch (event.kind) {
       case 'connect':
-        return this.#connect(event.id, event.addr, event.ip, now);
+        return this.#connect(event.id, event.addr, event.ip, now, event.resume);
       case 'command': {
         const client = core.local(event.id);
         if (client === undefined || client.isLeaving) return;
@@ -195,17 +214,35 @@ export class ClusterRoom implements Room, LinkStatus {
 
   // ── this node's clients ──────────────────────────────────────────────────────────────────
 
-  #connect(id: number, addr: string, ip: string, now: number): void {
+  #connect(id: number, addr: string, ip: string, now: number, resume: ResumeRequest | undefined): void {
     if (!this.#core.admits(id, addr, ip)) return;
     const key = `${this.#node}/${id}`;
-    const client: ClusterClient = { id, client: key, addr, ip, name: addr, isAdmitted: false, isLeaving: false, seenUpTo: 0, isPositioned: false, replies: new ReplyQueue() };
+    const client: ClusterClient = {
+      id,
+      client: key,
+      addr,
+      ip,
+      name: addr,
+      isAdmitted: false,
+      isLeaving: false,
+      seenUpTo: 0,
+      isPositioned: false,
+      replies: new ReplyQueue(),
+      token: null,
+    };
     this.#core.enter(client, now);
+    // PROTOCOL.md §10.5: it joins by taking its session back, and comes in as a newcomer if it cannot.
+    if (resume !== undefined && this.#core.hasSessions) return this.#resume(client, resume, true);
     // Its login, admission and greeting come back through the stream.
-    this.#requests.send(client, 'join', [key, addr, addr, ...keysOf(addr)], {
-      local: () => {
-        if (this.#core.local(id) === client && !client.isAdmitted) this.#core.apply({ kind: 'login', client: key, addr, name: addr });
-      },
-    });
+    this.#requests.send(client, 'join', [key, addr, addr, ...keysOf(addr)], { local: () => this.#loginAlone(client) });
+    if (resume !== undefined) this.#replyError(client, resumeOff());
+  }
+
+  /** A newcomer let in by this node alone, under its address: its join could not reach Redis. */
+  #loginAlone(client: ClusterClient): void {
+    if (this.#core.local(client.id) === client && !client.isAdmitted) {
+      this.#core.apply({ kind: 'login', client: client.client, addr: client.addr, name: client.addr });
+    }
   }
 
   /** What each command does in a cluster: sent to Redis, with what to do on this node alone. */
@@ -245,21 +282,111 @@ export class ClusterRoom implements Room, LinkStatus {
     quit: (client) => this.#leave(client, CloseReason.Quit, 'quit'),
     help: (client) => this.#requests.later(client, () => this.#core.send(client, this.#core.texts.help)),
     history: (client, { count }) => this.#requests.later(client, () => this.#core.sendHistory(client, count)),
-    // Sessions are not shared through Redis yet: a cluster node holds none.
-    token: (client) => this.#requests.later(client, () => this.#core.replyError(client, resumeOff())),
-    resume: (client) => this.#requests.later(client, () => this.#core.replyError(client, resumeOff())),
+    token: (client) => this.#giveToken(client),
+    resume: (client, request) => {
+      if (!this.#core.hasSessions) return this.#replyError(client, resumeOff());
+      this.#resume(client, request, false);
+    },
     invalid: (client, { error }) => this.#replyError(client, error),
   };
 
   /**
    * Decides a leave on this node's side: quit, closed, idle (`timeout`) or its worker lost. The
    * connection stays until the leave is applied, so a half-closed client still gets the replies
-   * before it, then is closed.
+   * before it, then is closed. A drop holds its session in Redis for --resume-window (§10.4).
    */
   #leave(client: ClusterClient, reason: CloseReason, why: 'quit' | 'left' | 'timeout'): void {
     this.#core.startLeaving(client, reason);
     const applyHere = (): void => this.#core.apply(why === 'timeout' ? { kind: 'timeout', client: client.client } : { kind: 'leave', client: client.client, reason });
-    this.#requests.send(client, 'leave', [client.client, why], { local: applyHere });
+    const holdMs = holdsSession(reason) && client.isAdmitted ? this.#core.resumeWindowMs : 0;
+    this.#requests.send(client, 'leave', [client.client, why, holdMs], { local: applyHere });
+  }
+
+  // ── resume sessions, in Redis (docs/CLUSTER.md §9, PROTOCOL.md §10.3-§10.5) ────────────────
+
+  /**
+   * `/token`: the first one registers a new token with Redis, so that any node can find it; the
+   * reply waits for that. While the link is down a token cannot be registered, and is refused.
+   */
+  #giveToken(client: ClusterClient): void {
+    if (!this.#core.hasSessions) return this.#replyError(client, resumeOff());
+    const known = client.token;
+    if (known !== null) return this.#requests.later(client, () => this.#core.giveToken(client, known));
+    const token = newResumeToken();
+    // Known from now on, so that a second /token, answered after this one, gives the same.
+    client.token = token;
+    this.#requests.send(client, 'token', [client.client, sessionIdOf(token)], {
+      onReply: () => this.#core.giveToken(client, token),
+      local: () => {
+        if (client.token === token) client.token = null;
+        this.#core.replyError(client, clusterUnavailable());
+      },
+      refusesLocally: true,
+    });
+  }
+
+  /**
+   * Sends a resume to Redis, which checks the token and hands the session over in one step. On
+   * success its login entry comes back through the stream, and `#resumed` carries it out there, in
+   * its place in the order; a refusal is answered in the client's order of replies. `joins`: the
+   * WebSocket handshake (§10.5), for a client not in yet, which comes in as a newcomer when refused.
+   * While the link is down, nothing can say whether the token is good: it is refused, unused.
+   */
+  #resume(client: ClusterClient, request: ResumeRequest, joins: boolean): void {
+    const token = newResumeToken();
+    // The handlers may run before `send` returns (the link is down): nothing is left waiting then.
+    let seq = 0;
+    let isSettled = false;
+    const settle = (): void => {
+      isSettled = true;
+      this.#resumes.delete(seq);
+    };
+    const args = [
+      client.client,
+      client.addr,
+      ...keysOf(client.addr),
+      sessionIdOf(request.token),
+      sessionIdOf(token),
+      request.position,
+      joins ? '1' : '0',
+    ];
+    seq = this.#requests.send(client, 'resume', args, {
+      onReply: (status, values) => {
+        settle();
+        if (status === 'refused') this.#core.replyError(client, resumeRefused(this.#core.resumeWindowMs / 1000));
+        if (status === 'ahead') this.#core.replyError(client, resumeAhead(request.position, Number(values[0])));
+      },
+      local: () => {
+        settle();
+        if (joins) this.#loginAlone(client);
+        this.#core.replyError(client, clusterUnavailable());
+      },
+      // Redis handed the session over, but the link dropped before this node read the login.
+      landed: (values) => {
+        settle();
+        if (this.#core.local(client.id) !== client) return;
+        this.#core.resume(client, { name: String(values[0]), position: request.position, token });
+        client.token = token;
+      },
+      refusesLocally: true,
+    });
+    if (!isSettled) this.#resumes.set(seq, { client, position: request.position, token });
+  }
+
+  /**
+   * The login of a session this node's client took back, read from the stream: in its place in
+   * the order, the client is sent what it missed, its name is shown (RoomCore.resume, the single
+   * node's rules), then `resumed` with its new token. Returns false when no resume waits for it.
+   */
+  #resumed(entry: LoginEntry): boolean {
+    const pending = this.#resumes.get(entry.seq);
+    if (pending === undefined) return false;
+    this.#resumes.delete(entry.seq);
+    const { client, position, token } = pending;
+    if (this.#core.local(client.id) !== client || client.client !== entry.client) return false;
+    this.#core.resume(client, { name: entry.name, position, token });
+    client.token = token;
+    return true;
   }
 
   /** A private message while the link is down reaches only this node's clients. */
@@ -290,7 +417,8 @@ export class ClusterRoom implements Room, LinkStatus {
   #beat(): void {
     if (!this.#link.isUp) return;
     const resyncsBefore = this.#resyncs;
-    this.#link.run('heartbeat', [this.#node, NODE_TTL_MS, this.#stream.position, RETENTION_MS]).then(
+    const args = [this.#node, NODE_TTL_MS, this.#stream.position, RETENTION_MS, this.#core.resumeWindowMs];
+    this.#link.run('heartbeat', args).then(
       (reply) => {
         if ((reply as string[])[0] !== 'lost') return;
         // #10: Redis answers one connection in order, so every heartbeat sent before a resync
@@ -312,9 +440,18 @@ export class ClusterRoom implements Room, LinkStatus {
       // Also those whose join is still on its way: Redis may have run it already (then this skips
       // them) or will run it after this (then the join finds them there).
       if (client.isLeaving) continue;
-      args.push(client.client, client.addr, client.name, ...keysOf(client.name));
+      args.push(client.client, client.addr, client.name, ...keysOf(client.name), client.token === null ? '' : sessionIdOf(client.token));
     }
-    this.#link.run('resync', args).catch((error: unknown) => this.#log.warn({ err: error }, 'resync failed; retried when the link is back'));
+    this.#link.run('resync', args).then(
+      (reply) => {
+        // Sessions that did not survive the node being given up: taken back elsewhere, or ended.
+        for (const key of (reply as string[]).slice(2)) {
+          const client = this.#core.localOf(key);
+          if (client !== undefined) client.token = null;
+        }
+      },
+      (error: unknown) => this.#log.warn({ err: error }, 'resync failed; retried when the link is back'),
+    );
   }
 
   #linkDown(): void {
@@ -337,6 +474,14 @@ export class ClusterRoom implements Room, LinkStatus {
 /** A node id: new at every start, so a restarted node never meets its old entries. */
 export function newNodeId(): string {
   return randomBytes(6).toString('hex');
+}
+
+/**
+ * The id Redis keeps a session under: the SHA-1 of its token, so that what Redis holds (or a
+ * dump of it) cannot be used to take a session over (cluster/scripts.ts).
+ */
+export function sessionIdOf(token: string): string {
+  return createHash('sha1').update(token).digest('hex');
 }
 
 /** A name's two keys as the scripts take them: folded, then skeleton (cluster/scripts.ts). */

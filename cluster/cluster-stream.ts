@@ -10,7 +10,7 @@ import type { RoomEvent } from '../room/room-events.ts';
 import type { ClusterLink, RawEntry } from './cluster-link.ts';
 import type { ClusterClient } from './cluster-client.ts';
 import type { ClusterTimers } from './cluster-timers.ts';
-import { nodeOfClient, parseEntry, parseKeptEntry, type Entry } from './entries.ts';
+import { nodeOfClient, parseEntry, parseKeptEntry, type Entry, type LoginEntry } from './entries.ts';
 import { STREAM_START, timeOfStreamId, type StreamId } from './stream-id.ts';
 
 /** What the `snapshot` script answers (cluster/scripts.ts): the last id, who is online, the kept history. */
@@ -32,6 +32,12 @@ export class ClusterStream {
   onRead: () => void = () => {};
   /** Called when an entry of this node's request `seq` is applied. */
   onOwnEntry: (seq: number) => void = () => {};
+  /**
+   * Called for the login of a session this node's client took back (CLUSTER.md §9) instead of
+   * applying it; returns false when the room has no resume waiting for it, and it is applied as
+   * any login.
+   */
+  onOwnResume: (entry: LoginEntry) => boolean = () => false;
   readonly #node: string;
   readonly #core: RoomCore<string, ClusterClient>;
   readonly #link: ClusterLink;
@@ -124,6 +130,7 @@ export class ClusterStream {
     if (entry.node === this.#node) {
       this.onOwnEntry(entry.seq);
       if (this.#shownHere.delete(entry.seq) && SHOWN_ONCE.has(entry.kind)) return;
+      if (entry.kind === 'login' && entry.isResume && this.onOwnResume(entry)) return;
     }
     const event = this.#eventOf(entry);
     if (event !== null) this.#core.apply(event);
@@ -154,6 +161,13 @@ export class ClusterStream {
           // and the next heartbeat finds the node unknown and registers them again (their
           // `login` is then no news here either: the registry still has them).
           return null;
+        }
+        const local = this.#core.localOf(entry.client);
+        if (local !== undefined && !local.isLeaving) {
+          // A leave this node did not decide: its session was taken back on another connection
+          // (PROTOCOL.md §10.4), and this one is closed.
+          this.#core.startLeaving(local, CloseReason.Replaced);
+          return { kind: 'leave', client: entry.client, reason: CloseReason.Replaced };
         }
         return { kind: 'leave', client: entry.client, reason: entry.why === 'quit' ? CloseReason.Quit : CloseReason.ClientClosed };
       }

@@ -51,6 +51,8 @@ export type Entry = Origin &
 
 type EntryOf<K extends EntryKind> = Extract<Entry, { readonly kind: K }>;
 
+export type LoginEntry = EntryOf<'login'>;
+
 /**
  * How each kind's fields become its Entry. A builder can read only the fields the table says its
  * kind carries, and only those it always carries are typed as there: a field dropped from a kind

@@ -7,9 +7,10 @@
 //   last           STRING  the id of the newest entry of `log` (what a snapshot or a reply waits for)
 //   arrival        STRING  a counter: the order of arrival that `who` lists
 //   who            ZSET    client key -> arrival number
-//   client         HASH    client key -> JSON {a: address, n: name, k: folded key, s: skeleton key}
-//   names          HASH    a name's folded key (protocol/names.ts NameKeys, made by chatd) -> client key
-//   looks          HASH    a name's skeleton key -> client key: a name is taken when either key is held
+//   client         HASH    client key -> JSON {a: address, n: name, k: folded key, s: skeleton key, t: its session id, once it asked for a token}
+//   names          HASH    a name's folded key (protocol/names.ts NameKeys, made by chatd) -> client key, or `#SID`
+//                          while the name is held for the session SID (free again once that hold has ended)
+//   looks          HASH    a name's skeleton key -> the same: a name is taken when either key is held
 //   nodes          SET     node ids that have registered
 //   node:ID        STRING  a node's heartbeat (expires after the node TTL); value: its read cursor
 //   clients:ID     SET     the client keys a node owns
@@ -17,6 +18,10 @@
 //   history        LIST    the last --history-size history entries (chat, rename, announce; at least the newest),
 //                          oldest first, each a JSON array of its stream id and its fields: kept beside the stream,
 //                          so that neither trim of the stream reaches them (docs/CLUSTER.md §9)
+//   sessions       HASH    session id -> the client key that has it (PROTOCOL.md §10.3); a session id is the SHA-1 of
+//                          its token, made by chatd, so that what Redis keeps cannot be used to resume
+//   held           HASH    session id -> JSON {n: the name to give back ('' for none), k, s: its keys}: a dropped session
+//   holds          ZSET    session id -> when its hold ends (ms, Redis's clock; the heartbeat clears those that ended)
 // A client key is `NODE/CONNECTION-ID`; the node id is everything before the first `/`.
 //
 // No script spells a stream field's letter: each `emit({...})` is written out by append() from
@@ -25,6 +30,7 @@
 import { createHash } from 'node:crypto';
 import {
   ENTRY_LAYOUTS,
+  RESUME_WHY,
   RESYNC_WHY,
   type HistoryEntryKind,
   STREAM_FIELDS,
@@ -72,6 +78,13 @@ function appendKept<K extends HistoryEntryKind>(kind: K, values: Omit<EntryField
 /** A logout reason, checked against the table, as a Lua literal. */
 const reason = (why: LogoutReason): string => lua(why);
 
+/**
+ * Holds whose window has ended that one heartbeat clears (their name keys, their record): what is
+ * left waits for the next beat, so that a node given up with many clients costs no long script.
+ * A hold that has ended holds nothing already; this only frees the memory.
+ */
+export const HOLDS_CLEARED = 100;
+
 /** Arguments common to every script: the key prefix and the stream's length cap. */
 const PRELUDE = `
 local P = ARGV[1]
@@ -100,17 +113,45 @@ local function info(c)
   return cjson.decode(raw)
 end
 local function nodeOf(c) return string.match(c, '^([^/]+)/') end
--- Whether someone other than client C holds the folded key K or the skeleton key S.
-local function taken(c, k, s)
-  local byName = redis.call('HGET', key('names'), k)
-  local byLook = redis.call('HGET', key('looks'), s)
-  return (byName and byName ~= c) or (byLook and byLook ~= c)
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+-- Whether the session SID is held for a resume now: dropped, and its window not yet ended.
+local function isHeld(sid)
+  local ends = redis.call('ZSCORE', key('holds'), sid)
+  return ends and tonumber(ends) > nowMs()
+end
+-- Who holds the name key K of HASH (names or looks): a client key, the \`#SID\` of a held session,
+-- or nil when nobody does (a hold that has ended holds nothing).
+local function holderOf(hash, k)
+  local holder = redis.call('HGET', key(hash), k)
+  if holder and string.sub(holder, 1, 1) == '#' and not isHeld(string.sub(holder, 2)) then return nil end
+  return holder
+end
+-- The client that holds the name key K of HASH, or nil: a held session is nobody to write to.
+local function clientOf(hash, k)
+  local holder = redis.call('HGET', key(hash), k)
+  if holder and string.sub(holder, 1, 1) ~= '#' then return holder end
+  return nil
+end
+-- Whether someone other than client C holds the folded key K or the skeleton key S; MINE, the
+-- \`#SID\` of C's own held session, is no one else.
+local function taken(c, k, s, mine)
+  local byName = holderOf('names', k)
+  local byLook = holderOf('looks', s)
+  return (byName and byName ~= c and byName ~= mine) or (byLook and byLook ~= c and byLook ~= mine)
+end
+-- Lets go of the name key K of HASH if client C holds it; HELD (a session's \`#SID\`) holds it instead when given.
+local function release(hash, k, c, held)
+  if redis.call('HGET', key(hash), k) ~= c then return end
+  if held then redis.call('HSET', key(hash), k, held) else redis.call('HDEL', key(hash), k) end
 end
 -- Claims NAME (its keys K and S) for client C, or, when someone holds either, ADDR, then ADDR~2,
 -- ADDR~3... (addresses are ASCII, so string.lower keys them as chatd does, both keys alike).
--- Returns the name claimed.
-local function claim(c, addr, name, k, s)
-  if taken(c, k, s) then
+-- MINE: C's own held session's \`#SID\`, if any; SID: C's session, if it has one. Returns the name claimed.
+local function claim(c, addr, name, k, s, mine, sid)
+  if taken(c, k, s, mine) then
     name = addr
     k = string.lower(addr)
     local n = 1
@@ -123,26 +164,55 @@ local function claim(c, addr, name, k, s)
   end
   redis.call('HSET', key('names'), k, c)
   redis.call('HSET', key('looks'), s, c)
-  redis.call('HSET', key('client'), c, cjson.encode({a = addr, n = name, k = k, s = s}))
+  redis.call('HSET', key('client'), c, cjson.encode({a = addr, n = name, k = k, s = s, t = sid}))
   redis.call('ZADD', key('who'), redis.call('INCR', key('arrival')), c)
   redis.call('SADD', key('clients:' .. nodeOf(c)), c)
   return name
 end
--- Takes client C out of presence; returns what it was, or nil when it was not there.
-local function drop(c)
+-- Takes client C out of presence; returns what it was, or nil when it was not there. Its session,
+-- if it asked for a token, is held for HOLD ms with its name (PROTOCOL.md §10.4: nobody else may
+-- take the name meanwhile), or ends when HOLD is 0.
+local function drop(c, hold)
   local member = info(c)
   if not member then return nil end
+  local held = nil
+  if member.t then
+    redis.call('HDEL', key('sessions'), member.t)
+    if hold > 0 then
+      local name = ''
+      -- A name that was its address is nobody's to take: nothing of it is held.
+      if member.n ~= member.a then
+        name = member.n
+        held = '#' .. member.t
+      end
+      redis.call('HSET', key('held'), member.t, cjson.encode({n = name, k = member.k, s = member.s}))
+      redis.call('ZADD', key('holds'), string.format('%d', nowMs() + hold), member.t)
+    end
+  end
   redis.call('HDEL', key('client'), c)
-  if redis.call('HGET', key('names'), member.k) == c then redis.call('HDEL', key('names'), member.k) end
-  if redis.call('HGET', key('looks'), member.s) == c then redis.call('HDEL', key('looks'), member.s) end
+  release('names', member.k, c, held)
+  release('looks', member.s, c, held)
   redis.call('ZREM', key('who'), c)
   redis.call('SREM', key('clients:' .. nodeOf(c)), c)
   return member
 end
--- Everyone a node owned is gone: one logout entry each, then the node is forgotten.
-local function dropNode(node, why)
+-- Ends the hold of the session SID (resumed, its client back, or its window ended); returns what
+-- was held, or nil. The name's keys are let go, unless someone has taken them since.
+local function unhold(sid)
+  local raw = redis.call('HGET', key('held'), sid)
+  redis.call('HDEL', key('held'), sid)
+  redis.call('ZREM', key('holds'), sid)
+  if not raw then return nil end
+  local hold = cjson.decode(raw)
+  local held = '#' .. sid
+  if redis.call('HGET', key('names'), hold.k) == held then redis.call('HDEL', key('names'), hold.k) end
+  if redis.call('HGET', key('looks'), hold.s) == held then redis.call('HDEL', key('looks'), hold.s) end
+  return hold
+end
+-- Everyone a node owned is gone: one logout entry each, their sessions held for HOLD ms, then the node is forgotten.
+local function dropNode(node, why, hold)
   for _, c in ipairs(redis.call('SMEMBERS', key('clients:' .. node))) do
-    local member = drop(c)
+    local member = drop(c, hold)
     if member then ${append('logout', { node: 'node', client: 'c', addr: 'member.a', name: 'member.n', why: 'why' })} end
   end
   redis.call('DEL', key('clients:' .. node), key('node:' .. node))
@@ -176,11 +246,11 @@ local member = info(c)
 if not member then return {'gone', last()} end
 if member.n == name then return {'same', last()} end
 if taken(c, k, s) then return {'taken', last()} end
-if redis.call('HGET', key('names'), member.k) == c then redis.call('HDEL', key('names'), member.k) end
-if redis.call('HGET', key('looks'), member.s) == c then redis.call('HDEL', key('looks'), member.s) end
+release('names', member.k, c)
+release('looks', member.s, c)
 redis.call('HSET', key('names'), k, c)
 redis.call('HSET', key('looks'), s, c)
-redis.call('HSET', key('client'), c, cjson.encode({a = member.a, n = name, k = k, s = s}))
+redis.call('HSET', key('client'), c, cjson.encode({a = member.a, n = name, k = k, s = s, t = member.t}))
 return {'ok', ${appendKept('rename', { node: 'node', seq: 'seq', client: 'c', addr: 'member.a', name: 'member.n', text: 'name' })}}
 `,
   /** node, seq, client, the recipient's folded key, its skeleton key, text -> {'ok', id} | {'nouser', last} | {'gone', last} */
@@ -188,14 +258,17 @@ return {'ok', ${appendKept('rename', { node: 'node', seq: 'seq', client: 'c', ad
 local node, seq, c, k, s, text = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local member = info(c)
 if not member then return {'gone', last()} end
-local to = redis.call('HGET', key('names'), k) or redis.call('HGET', key('looks'), s)
+local to = clientOf('names', k) or clientOf('looks', s)
 if not to then return {'nouser', last()} end
 return {'ok', ${append('private', { node: 'node', seq: 'seq', client: 'c', addr: 'member.a', name: 'member.n', to: 'to', text: 'text' })}}
 `,
-  /** node, seq, client, why (quit | left: the logout's reason; or TIMEOUT_WHY) -> {'ok', id} | {'gone', last} */
+  /**
+   * node, seq, client, why (quit | left: the logout's reason; or TIMEOUT_WHY), how long its session
+   * is held (ms; 0: it ends) -> {'ok', id} | {'gone', last}
+   */
   leave: `
-local node, seq, c, why = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local member = drop(c)
+local node, seq, c, why, hold = ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
+local member = drop(c, hold)
 if not member then return {'gone', last()} end
 if why == ${lua(TIMEOUT_WHY)} then
   return {'ok', ${append('timeout', { node: 'node', seq: 'seq', client: 'c', addr: 'member.a', name: 'member.n', why: 'why' })}}
@@ -208,19 +281,20 @@ local node, seq, keep, text = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 return {'ok', ${appendKept('announce', { node: 'node', seq: 'seq', text: 'text' })}, redis.call('ZCARD', key('who'))}
 `,
   /**
-   * node, ttl ms, cursor, retention ms -> {'ok'} | {'lost'}. Renews this node's heartbeat (only
-   * if it still has one: a node that was given up for dead must register again), gives up every
-   * node whose heartbeat expired, and trims the entries every live node has read and that are
-   * older than the retention.
+   * node, ttl ms, cursor, retention ms, how long sessions are held (ms) -> {'ok'} | {'lost'}.
+   * Renews this node's heartbeat (only if it still has one: a node that was given up for dead
+   * must register again), gives up every node whose heartbeat expired (holding its clients'
+   * sessions), trims the entries every live node has read and that are older than the retention,
+   * and clears up to HOLDS_CLEARED holds whose window has ended.
    */
   heartbeat: `
-local node, ttl, cursor, retention = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+local node, ttl, cursor, retention, hold = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 if not redis.call('SET', key('node:' .. node), cursor, 'PX', ttl, 'XX') then return {'lost'} end
 local lowest = nil
 for _, other in ipairs(redis.call('SMEMBERS', key('nodes'))) do
   local seen = redis.call('GET', key('node:' .. other))
   if not seen then
-    dropNode(other, ${reason('node-lost')})
+    dropNode(other, ${reason('node-lost')}, hold)
   else
     local ms, sq = string.match(seen, '^(%d+)-(%d+)$')
     if ms and (not lowest or tonumber(ms) < lowest) then lowest = tonumber(ms) end
@@ -230,14 +304,18 @@ local now = redis.call('TIME')
 local oldest = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - retention
 if lowest and lowest < oldest then oldest = lowest end
 redis.call('XTRIM', key('log'), 'MINID', string.format('%d', oldest))
+for _, sid in ipairs(redis.call('ZRANGEBYSCORE', key('holds'), '-inf', string.format('%d', nowMs()), 'LIMIT', 0, ${HOLDS_CLEARED})) do unhold(sid) end
 return {'ok'}
 `,
   /**
    * node, ttl ms, cursor, seq, the newest history position the node knows, then (client, addr,
-   * name, folded key, skeleton key) for every client the node owns -> {'ok', last}. Registers the
-   * node (again), forgets its clients that are no longer there and brings back the ones Redis does
-   * not know: after a start, a lost link or a Redis restart. A Redis that lost its data has lost
-   * the position count too: it goes on from the newest one a node knows, rather than from 1.
+   * name, folded key, skeleton key, session id or '') for every client the node owns
+   * -> {'ok', last, client, …}. Registers the node (again), forgets its clients that are no longer
+   * there (their sessions end) and brings back the ones Redis does not know: after a start, a lost
+   * link or a Redis restart. One brought back takes back its session, if Redis still holds it
+   * (its node was given up while alive); the clients listed after \`last\` have lost theirs (resumed
+   * elsewhere meanwhile, or its window ended). A Redis that lost its data has lost the position
+   * count too: it goes on from the newest one a node knows, rather than from 1.
    */
   resync: `
 local node, ttl, cursor, seq, latest = ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
@@ -245,21 +323,35 @@ redis.call('SET', key('node:' .. node), cursor, 'PX', ttl)
 redis.call('SADD', key('nodes'), node)
 if tonumber(redis.call('GET', key('position')) or '0') < latest then redis.call('SET', key('position'), string.format('%d', latest)) end
 local owned = {}
-for i = 8, #ARGV, 5 do owned[ARGV[i]] = true end
+for i = 8, #ARGV, 6 do owned[ARGV[i]] = true end
 for _, c in ipairs(redis.call('SMEMBERS', key('clients:' .. node))) do
   if not owned[c] then
-    local member = drop(c)
+    local member = drop(c, 0)
     if member then ${append('logout', { node: 'node', client: 'c', addr: 'member.a', name: 'member.n', why: reason('left') })} end
   end
 end
-for i = 8, #ARGV, 5 do
-  local c, addr, name, k, s = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+local out = {'ok', last()}
+for i = 8, #ARGV, 6 do
+  local c, addr, name, k, s, sid = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   if redis.call('HEXISTS', key('client'), c) == 0 then
-    name = claim(c, addr, name, k, s)
+    local mine = nil
+    if sid == '' then
+      sid = nil
+    elseif isHeld(sid) then
+      mine = '#' .. sid
+      redis.call('HDEL', key('held'), sid)
+      redis.call('ZREM', key('holds'), sid)
+    elseif redis.call('HGET', key('sessions'), sid) ~= c then
+      sid = nil
+      out[#out + 1] = c
+    end
+    name = claim(c, addr, name, k, s, mine, sid)
+    if sid then redis.call('HSET', key('sessions'), sid, c) end
     ${append('login', { node: 'node', seq: 'seq', client: 'c', addr: 'addr', name: 'name', why: lua(RESYNC_WHY) })}
   end
 end
-return {'ok', last()}
+out[2] = last()
+return out
 `,
   /**
    * history entries wanted -> {last, {client, addr, name, client, addr, name, …}, {kept entry, …}}
@@ -279,10 +371,78 @@ for _, c in ipairs(redis.call('ZRANGE', key('who'), 0, -1)) do
 end
 return {last(), who, redis.call('LRANGE', key('history'), -wanted, -1)}
 `,
-  /** node -> {'ok'}: a node that stops tells the others its clients are gone. */
+  /** node, how long sessions are held (ms) -> {'ok'}: a node that stops tells the others its clients are gone. */
   leaveNode: `
-dropNode(ARGV[3], ${reason('node-stopped')})
+dropNode(ARGV[3], ${reason('node-stopped')}, tonumber(ARGV[4]))
 return {'ok'}
+`,
+  /** node, seq, client, session id -> {'ok', last} | {'gone', last}: \`/token\`, the first time a client asks. */
+  token: `
+local node, seq, c, sid = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local member = info(c)
+if not member then return {'gone', last()} end
+if member.t and member.t ~= sid then redis.call('HDEL', key('sessions'), member.t) end
+member.t = sid
+redis.call('HSET', key('client'), c, cjson.encode(member))
+redis.call('HSET', key('sessions'), sid, c)
+return {'ok', last()}
+`,
+  /**
+   * node, seq, client, its address and the address's two keys, the session id of the token it
+   * gave, the session id of its new token, the position it gave, '1' when it is not in yet (the
+   * WebSocket handshake, PROTOCOL.md §10.5) else '0'
+   * -> {'ok', id, name} | {'refused', id} | {'ahead', id, newest position} | {'gone', last}.
+   * Takes back a session (PROTOCOL.md §10.4): held, or still online (a drop not noticed yet: that
+   * connection is logged out first); the token is used up, the new one is the client's, and the
+   * client takes the session's name, with a login entry whose \`why\` says it resumed: every node
+   * shows the login, and the client's own node sends it what it missed. A refusal uses nothing up;
+   * a client not in yet comes in under its address all the same, with its login entry.
+   */
+  resume: `
+local node, seq, c, addr, k0, s0, sid, fresh, position, joins = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11]), ARGV[12]
+local member = info(c)
+if not member and joins ~= '1' then return {'gone', last()} end
+local function refuse(status, newest)
+  if member then return {status, last(), newest} end
+  local name = claim(c, addr, addr, k0, s0)
+  return {status, ${append('login', { node: 'node', seq: 'seq', client: 'c', addr: 'addr', name: 'name' })}, newest}
+end
+local online = redis.call('HGET', key('sessions'), sid)
+if not online and not isHeld(sid) then return refuse('refused') end
+local newest = tonumber(redis.call('GET', key('position')) or '0')
+if position > newest then return refuse('ahead', newest) end
+-- The name to give back: held with the session, or still its old connection's.
+local name, k, s = nil, nil, nil
+if online then
+  redis.call('HDEL', key('sessions'), sid)
+  if online ~= c then
+    local old = drop(online, 0)
+    if old then
+      ${append('logout', { node: 'node', seq: 'seq', client: 'online', addr: 'old.a', name: 'old.n', why: reason('left') })}
+      if old.n ~= old.a then name, k, s = old.n, old.k, old.s end
+    end
+  end
+else
+  local hold = unhold(sid)
+  if hold and hold.n ~= '' then name, k, s = hold.n, hold.k, hold.s end
+end
+if member then
+  if member.t then redis.call('HDEL', key('sessions'), member.t) end
+  if name and name ~= member.n and not taken(c, k, s) then
+    release('names', member.k, c)
+    release('looks', member.s, c)
+    redis.call('HSET', key('names'), k, c)
+    redis.call('HSET', key('looks'), s, c)
+    member.n, member.k, member.s = name, k, s
+  end
+  member.t = fresh
+  redis.call('HSET', key('client'), c, cjson.encode(member))
+  name = member.n
+else
+  name = claim(c, addr, name or addr, k or k0, s or s0, nil, fresh)
+end
+redis.call('HSET', key('sessions'), fresh, c)
+return {'ok', ${append('login', { node: 'node', seq: 'seq', client: 'c', addr: 'addr', name: 'name', why: lua(RESUME_WHY) })}, name}
 `,
 } as const;
 

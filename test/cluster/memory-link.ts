@@ -1,13 +1,14 @@
 // An in-memory Redis for the cluster room's unit tests. MemoryRedis carries out the Lua of
 // cluster/scripts.ts in TypeScript (join, say, rename, msg, leave, announce, heartbeat with its
-// trim, resync, snapshot, leaveNode: the same arguments, replies and entries, positions and the
-// kept history; not the MAXLEN cap); test/cluster/scripts.test.ts checks the real Lua. Redis's
+// trim, resync, snapshot, leaveNode, token, resume: the same arguments, replies and entries,
+// positions, the kept history and the sessions; not the MAXLEN cap); test/cluster/scripts.test.ts checks the real Lua. Redis's
 // clock is the shared ManualClock. A MemoryLink per node is its ClusterLink.
 
 import { ClusterError, type ClusterLink, type LinkListener, type RawEntry } from '../../cluster/cluster-link.ts';
-import type { ScriptName } from '../../cluster/scripts.ts';
+import { HOLDS_CLEARED, type ScriptName } from '../../cluster/scripts.ts';
 import {
   flattenEntry,
+  RESUME_WHY,
   RESYNC_WHY,
   TIMEOUT_WHY,
   type EntryFields,
@@ -18,13 +19,24 @@ import {
 import { compareStreamIds, STREAM_START, type StreamId } from '../../cluster/stream-id.ts';
 import type { ManualClock } from './manual-clock.ts';
 
-/** What the `client` hash holds for a client (its JSON's a, n, k, s in scripts.ts). */
+/** What the `client` hash holds for a client (its JSON's a, n, k, s, t in scripts.ts). */
 interface Member {
   readonly addr: string;
   readonly name: string;
   /** The keys it holds in `names` and `looks`. */
   readonly folded: string;
   readonly skeleton: string;
+  /** Its session id (`t`), once it asked for a token. */
+  readonly session: string | null;
+}
+
+/** What `held` keeps for a dropped session: the name to give back ('' for none) and its keys. */
+interface Hold {
+  readonly name: string;
+  readonly folded: string;
+  readonly skeleton: string;
+  /** `holds`: when its window ends (ms, the clock). */
+  readonly endsAt: number;
 }
 
 type Reply = readonly unknown[];
@@ -63,6 +75,7 @@ export class MemoryRedis {
    * first) and leaves only with `drop`, so insertion order is the order of arrival.
    */
   readonly #members = new Map<string, Member>();
+  /** `names` and `looks`: a client key, or `#SID` for a name held for a session. */
   readonly #names = new Map<string, string>();
   readonly #looks = new Map<string, string>();
   readonly #nodes = new Set<string>();
@@ -74,6 +87,10 @@ export class MemoryRedis {
   #position = 0;
   /** `history`: the kept history entries, oldest first, as the JSON the Lua keeps. */
   #history: string[] = [];
+  /** `sessions`: session id -> the client that has it. */
+  readonly #sessions = new Map<string, string>();
+  /** `held` and `holds` in one. */
+  readonly #holds = new Map<string, Hold>();
   readonly #onAppend = new Set<() => void>();
   /** Entries appended since the start: a script that appended wakes the readers. */
   #appended = 0;
@@ -106,6 +123,21 @@ export class MemoryRedis {
     return [...this.#members].map(([client, { name }]) => ({ client, name }));
   }
 
+  /** The kept history, as the JSON the Lua keeps: for assertions. */
+  get keptHistory(): readonly string[] {
+    return this.#history;
+  }
+
+  /** What `sessions`, `held` and `holds` keep, by session id: for assertions. */
+  get sessionRecords(): { readonly online: number; readonly held: number } {
+    return { online: this.#sessions.size, held: this.#holds.size };
+  }
+
+  /** The node's heartbeat key runs out now, as if its TTL had passed. */
+  expireHeartbeat(node: string): void {
+    this.#heartbeats.delete(node);
+  }
+
   /** Each script by its name in scripts.ts; a script added there does not compile here until it is here. */
   readonly #scripts: { readonly [S in ScriptName]: (args: Arguments) => Reply } = {
     join: ({ next }) => {
@@ -127,20 +159,20 @@ export class MemoryRedis {
       if (member.name === name) return ['same', this.#last];
       if (this.#isTaken(client, folded, skeleton)) return ['taken', this.#last];
       this.#release(client, member);
-      this.#setMember(client, { addr: member.addr, name, folded, skeleton });
+      this.#setMember(client, { ...member, name, folded, skeleton });
       return ['ok', this.#appendKept(keep, 'rename', { node, seq, client, addr: member.addr, name: member.name, text: name })];
     },
     msg: ({ next }) => {
       const [node, seq, client, folded, skeleton, text] = [next(), next(), next(), next(), next(), next()];
       const member = this.#members.get(client);
       if (member === undefined) return ['gone', this.#last];
-      const to = this.#names.get(folded) ?? this.#looks.get(skeleton);
+      const to = clientOf(this.#names.get(folded)) ?? clientOf(this.#looks.get(skeleton));
       if (to === undefined) return ['nouser', this.#last];
       return ['ok', this.#append('private', { node, seq, client, addr: member.addr, name: member.name, to, text })];
     },
     leave: ({ next }) => {
-      const [node, seq, client, why] = [next(), next(), next(), next()];
-      const member = this.#drop(client);
+      const [node, seq, client, why, holdMs] = [next(), next(), next(), next(), Number(next())];
+      const member = this.#drop(client, holdMs);
       if (member === undefined) return ['gone', this.#last];
       const entry = { node, seq, client, addr: member.addr, name: member.name, why };
       return ['ok', why === TIMEOUT_WHY ? this.#append('timeout', entry) : this.#append('logout', entry)];
@@ -150,50 +182,126 @@ export class MemoryRedis {
       return ['ok', this.#appendKept(keep, 'announce', { node, seq, text }), this.#members.size];
     },
     heartbeat: ({ next }) => {
-      const [node, ttl, cursor, retention] = [next(), Number(next()), next(), Number(next())];
+      const [node, ttl, cursor, retention, holdMs] = [next(), Number(next()), next(), Number(next()), Number(next())];
       // SET … XX: only a node that still has its key renews it.
       if (!this.#hasHeartbeat(node)) return ['lost'];
       this.#heartbeats.set(node, { cursor, expiresAt: this.clock.now + ttl });
       let lowest = Infinity;
       for (const other of [...this.#nodes]) {
         const seen = this.#heartbeats.get(other);
-        if (seen === undefined || !this.#hasHeartbeat(other)) this.#dropNode(other, 'node-lost');
+        if (seen === undefined || !this.#hasHeartbeat(other)) this.#dropNode(other, 'node-lost', holdMs);
         else lowest = Math.min(lowest, millisecondsOf(seen.cursor));
       }
       // XTRIM MINID: what no live node still needs and what is older than the retention.
       const oldest = Math.min(lowest, this.clock.now - retention);
       while (this.#stream.length > 0 && millisecondsOf(this.#stream[0]![0]) < oldest) this.#stream.shift();
+      // Holds whose window has ended go, HOLDS_CLEARED at most, earliest first.
+      const ended = [...this.#holds].filter(([, hold]) => hold.endsAt <= this.clock.now).sort(([, a], [, b]) => a.endsAt - b.endsAt);
+      for (const [session] of ended.slice(0, HOLDS_CLEARED)) this.#unhold(session);
       return ['ok'];
     },
     resync: (args) => {
       const { next } = args;
       const [node, ttl, cursor, seq, latest] = [next(), Number(next()), next(), next(), Number(next())];
-      // Then client, addr, name, folded key, skeleton key for every client the node owns.
-      const owned: [string, string, string, string, string][] = [];
-      while (args.hasMore) owned.push([next(), next(), next(), next(), next()]);
+      // Then client, addr, name, folded key, skeleton key, session id or '' for every client the node owns.
+      const owned: [string, string, string, string, string, string][] = [];
+      while (args.hasMore) owned.push([next(), next(), next(), next(), next(), next()]);
       this.#heartbeats.set(node, { cursor, expiresAt: this.clock.now + ttl });
       this.#nodes.add(node);
       this.#position = Math.max(this.#position, latest);
       const isOwned = new Set(owned.map(([client]) => client));
       for (const client of [...(this.#clientsOf.get(node) ?? [])]) {
         if (isOwned.has(client)) continue;
-        const member = this.#drop(client);
+        const member = this.#drop(client, 0);
         if (member !== undefined) this.#append('logout', { node, client, addr: member.addr, name: member.name, why: 'left' });
       }
-      for (const [client, addr, name, folded, skeleton] of owned) {
+      const lost: string[] = [];
+      for (const [client, addr, name, folded, skeleton, given] of owned) {
         if (this.#members.has(client)) continue;
-        const claimed = this.#claim(client, addr, name, folded, skeleton);
+        let session: string | null = given === '' ? null : given;
+        let mine: string | undefined;
+        if (session !== null && this.#isHeld(session)) {
+          mine = `#${session}`;
+          this.#holds.delete(session);
+        } else if (session !== null && this.#sessions.get(session) !== client) {
+          session = null;
+          lost.push(client);
+        }
+        const claimed = this.#claim(client, addr, name, folded, skeleton, mine, session);
+        if (session !== null) this.#sessions.set(session, client);
         this.#append('login', { node, seq, client, addr, name: claimed, why: RESYNC_WHY });
       }
-      return ['ok', this.#last];
+      return ['ok', this.#last, ...lost];
     },
     snapshot: ({ next }) => {
       const wanted = Math.max(Number(next()), 1);
       return [this.#last, [...this.#members].flatMap(([client, { addr, name }]) => [client, addr, name]), this.#history.slice(-wanted)];
     },
     leaveNode: ({ next }) => {
-      this.#dropNode(next(), 'node-stopped');
+      const [node, holdMs] = [next(), Number(next())];
+      this.#dropNode(node, 'node-stopped', holdMs);
       return ['ok'];
+    },
+    token: ({ next }) => {
+      const [, , client, session] = [next(), next(), next(), next()];
+      const member = this.#members.get(client);
+      if (member === undefined) return ['gone', this.#last];
+      if (member.session !== null && member.session !== session) this.#sessions.delete(member.session);
+      this.#members.set(client, { ...member, session });
+      this.#sessions.set(session, client);
+      return ['ok', this.#last];
+    },
+    resume: ({ next }) => {
+      const [node, seq, client, addr, addrFolded, addrSkeleton, session, fresh, position, joins] = [
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        Number(next()),
+        next(),
+      ];
+      const member = this.#members.get(client);
+      if (member === undefined && joins !== '1') return ['gone', this.#last];
+      const refuse = (status: string, ...newest: number[]): Reply => {
+        if (member !== undefined) return [status, this.#last, ...newest];
+        const name = this.#claim(client, addr, addr, addrFolded, addrSkeleton);
+        return [status, this.#append('login', { node, seq, client, addr, name }), ...newest];
+      };
+      const online = this.#sessions.get(session);
+      if (online === undefined && !this.#isHeld(session)) return refuse('refused');
+      if (position > this.#position) return refuse('ahead', this.#position);
+      // The name to give back: held with the session, or still its old connection's.
+      let back: { name: string; folded: string; skeleton: string } | undefined;
+      if (online !== undefined) {
+        this.#sessions.delete(session);
+        const old = online === client ? undefined : this.#drop(online, 0);
+        if (old !== undefined) {
+          this.#append('logout', { node, seq, client: online, addr: old.addr, name: old.name, why: 'left' });
+          if (old.name !== old.addr) back = old;
+        }
+      } else {
+        const hold = this.#unhold(session);
+        if (hold !== undefined && hold.name !== '') back = hold;
+      }
+      let name: string;
+      if (member !== undefined) {
+        if (member.session !== null) this.#sessions.delete(member.session);
+        let renamed = member;
+        if (back !== undefined && back.name !== member.name && !this.#isTaken(client, back.folded, back.skeleton)) {
+          this.#release(client, member);
+          renamed = { ...member, name: back.name, folded: back.folded, skeleton: back.skeleton };
+        }
+        this.#setMember(client, { ...renamed, session: fresh });
+        name = renamed.name;
+      } else {
+        name = this.#claim(client, addr, back?.name ?? addr, back?.folded ?? addrFolded, back?.skeleton ?? addrSkeleton, undefined, fresh);
+      }
+      this.#sessions.set(fresh, client);
+      return ['ok', this.#append('login', { node, seq, client, addr, name, why: RESUME_WHY }), name];
     },
   };
 
@@ -217,26 +325,34 @@ export class MemoryRedis {
     return id;
   }
 
-  /** The kept history, parsed: for assertions. */
-  get keptHistory(): readonly string[] {
-    return this.#history;
-  }
-
   #hasHeartbeat(node: string): boolean {
     const heartbeat = this.#heartbeats.get(node);
     return heartbeat !== undefined && this.clock.now < heartbeat.expiresAt;
   }
 
-  /** `taken`: someone other than `client` holds either key. */
-  #isTaken(client: string, folded: string, skeleton: string): boolean {
-    const byName = this.#names.get(folded);
-    const byLook = this.#looks.get(skeleton);
-    return (byName !== undefined && byName !== client) || (byLook !== undefined && byLook !== client);
+  /** `isHeld`: the session is held and its window has not ended. */
+  #isHeld(session: string): boolean {
+    const hold = this.#holds.get(session);
+    return hold !== undefined && hold.endsAt > this.clock.now;
+  }
+
+  /** `holderOf`: a client key, a held session's `#SID`, or undefined when nobody holds the key. */
+  #holderOf(holder: string | undefined): string | undefined {
+    if (holder?.startsWith('#') === true && !this.#isHeld(holder.slice(1))) return undefined;
+    return holder;
+  }
+
+  /** `taken`: someone other than `client` (or its own held session `mine`) holds either key. */
+  #isTaken(client: string, folded: string, skeleton: string, mine?: string): boolean {
+    const byName = this.#holderOf(this.#names.get(folded));
+    const byLook = this.#holderOf(this.#looks.get(skeleton));
+    const isOther = (holder: string | undefined): boolean => holder !== undefined && holder !== client && holder !== mine;
+    return isOther(byName) || isOther(byLook);
   }
 
   /** `claim`: the name, or when it is taken the address, then ADDR~2, ADDR~3… keyed in lower case. */
-  #claim(client: string, addr: string, name: string, folded: string, skeleton: string): string {
-    if (this.#isTaken(client, folded, skeleton)) {
+  #claim(client: string, addr: string, name: string, folded: string, skeleton: string, mine?: string, session: string | null = null): string {
+    if (this.#isTaken(client, folded, skeleton, mine)) {
       name = addr;
       folded = addr.toLowerCase();
       for (let n = 2; this.#isTaken(client, folded, folded); n++) {
@@ -245,7 +361,7 @@ export class MemoryRedis {
       }
       skeleton = folded;
     }
-    this.#setMember(client, { addr, name, folded, skeleton });
+    this.#setMember(client, { addr, name, folded, skeleton, session });
     const owned = this.#clientsOf.get(nodeOf(client)) ?? new Set<string>();
     this.#clientsOf.set(nodeOf(client), owned.add(client));
     return name;
@@ -258,26 +374,52 @@ export class MemoryRedis {
     this.#members.set(client, member);
   }
 
-  /** Lets go of a member's keys, each only if it is still theirs. */
-  #release(client: string, member: Member): void {
-    if (this.#names.get(member.folded) === client) this.#names.delete(member.folded);
-    if (this.#looks.get(member.skeleton) === client) this.#looks.delete(member.skeleton);
+  /** `release` of both keys, each only if it is still theirs; `held` (a session's `#SID`) holds them instead when given. */
+  #release(client: string, member: Member, held?: string): void {
+    for (const [keys, key] of [
+      [this.#names, member.folded],
+      [this.#looks, member.skeleton],
+    ] as const) {
+      if (keys.get(key) !== client) continue;
+      if (held === undefined) keys.delete(key);
+      else keys.set(key, held);
+    }
   }
 
-  /** `drop`: out of presence; what it was, or undefined when it was not there. */
-  #drop(client: string): Member | undefined {
+  /** `drop`: out of presence, its session held for `holdMs` (0: ended); what it was, or undefined when it was not there. */
+  #drop(client: string, holdMs: number): Member | undefined {
     const member = this.#members.get(client);
     if (member === undefined) return undefined;
-    this.#release(client, member);
+    let held: string | undefined;
+    if (member.session !== null) {
+      this.#sessions.delete(member.session);
+      if (holdMs > 0) {
+        const hasName = member.name !== member.addr;
+        if (hasName) held = `#${member.session}`;
+        const hold = { name: hasName ? member.name : '', folded: member.folded, skeleton: member.skeleton, endsAt: this.clock.now + holdMs };
+        this.#holds.set(member.session, hold);
+      }
+    }
+    this.#release(client, member, held);
     this.#members.delete(client);
     this.#clientsOf.get(nodeOf(client))?.delete(client);
     return member;
   }
 
-  /** `dropNode`: a logout for each client the node owned, then the node is forgotten. */
-  #dropNode(node: string, why: LogoutReason): void {
+  /** `unhold`: the hold ends; its name's keys are let go unless someone took them since. */
+  #unhold(session: string): Hold | undefined {
+    const hold = this.#holds.get(session);
+    this.#holds.delete(session);
+    if (hold === undefined) return undefined;
+    if (this.#names.get(hold.folded) === `#${session}`) this.#names.delete(hold.folded);
+    if (this.#looks.get(hold.skeleton) === `#${session}`) this.#looks.delete(hold.skeleton);
+    return hold;
+  }
+
+  /** `dropNode`: a logout for each client the node owned, their sessions held, then the node is forgotten. */
+  #dropNode(node: string, why: LogoutReason, holdMs: number): void {
     for (const client of [...(this.#clientsOf.get(node) ?? [])]) {
-      const member = this.#drop(client);
+      const member = this.#drop(client, holdMs);
       if (member !== undefined) this.#append('logout', { node, client, addr: member.addr, name: member.name, why });
     }
     this.#clientsOf.delete(node);
@@ -288,6 +430,11 @@ export class MemoryRedis {
 
 function nodeOf(client: string): string {
   return client.slice(0, client.indexOf('/'));
+}
+
+/** `clientOf`: a client key, never a held session's `#SID`. */
+function clientOf(holder: string | undefined): string | undefined {
+  return holder?.startsWith('#') === true ? undefined : holder;
 }
 
 function millisecondsOf(id: StreamId): number {

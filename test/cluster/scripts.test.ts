@@ -14,6 +14,8 @@ import { hasRedisServer, startRedis, stopAllRedis } from '../helpers/redis-serve
 
 /** History entries the appending scripts keep, as a node with --history-size 3 asks. */
 const KEEP = 3;
+/** How long a dropped session is held, as a node with --resume-window 60 asks. */
+const HOLD_MS = 60_000;
 
 describe.skipIf(!hasRedisServer())('cluster scripts', () => {
   let redis: Redis;
@@ -68,6 +70,8 @@ describe.skipIf(!hasRedisServer())('cluster scripts', () => {
         return `private ${entry.client} ${entry.name} -> ${entry.to}: ${entry.text}`;
       case 'logout':
         return `logout ${entry.client} ${entry.name} (${entry.why})`;
+      case 'login':
+        return `login ${entry.client} ${entry.name}${entry.isResume ? ' (resume)' : ''}`;
       default:
         return `${entry.kind} ${entry.client} ${entry.name}`;
     }
@@ -83,26 +87,36 @@ describe.skipIf(!hasRedisServer())('cluster scripts', () => {
     ['say', 'a line', () => run('say', 'n1', 11, KEEP, 'n1/1', 'hello'), ['#11 chat n1/1 Ada: hello']],
     ['rename', 'a new name', () => run('rename', 'n1', 12, KEEP, 'n1/1', ...named('Ida')), ['#12 rename n1/1 Ada -> Ida']],
     ['msg', 'a private line', () => run('msg', 'n1', 13, 'n1/1', ...nameKeysOf('Cy'), 'psst'), ['#13 private n1/1 Ada -> n2/1: psst']],
-    ['leave', '/quit', () => run('leave', 'n1', 14, 'n1/1', 'quit'), ['#14 logout n1/1 Ada (quit)']],
-    ['leave', 'a closed socket', () => run('leave', 'n1', 15, 'n1/1', 'left'), ['#15 logout n1/1 Ada (left)']],
-    ['leave', 'an idle timeout', () => run('leave', 'n1', 16, 'n1/1', 'timeout'), ['#16 timeout n1/1 Ada']],
+    ['leave', '/quit', () => run('leave', 'n1', 14, 'n1/1', 'quit', 0), ['#14 logout n1/1 Ada (quit)']],
+    ['leave', 'a closed socket', () => run('leave', 'n1', 15, 'n1/1', 'left', HOLD_MS), ['#15 logout n1/1 Ada (left)']],
+    ['leave', 'an idle timeout', () => run('leave', 'n1', 16, 'n1/1', 'timeout', 0), ['#16 timeout n1/1 Ada']],
     ['announce', 'POST /announce', () => run('announce', 'n2', 17, KEEP, 'news'), ['#17 announce news']],
     [
       'heartbeat',
       'a node given up',
       async () => {
         await redis.del(`${KEY_PREFIX}node:n2`); // as if its TTL ran out
-        return run('heartbeat', 'n1', 60_000, '0-0', 60_000);
+        return run('heartbeat', 'n1', 60_000, '0-0', 60_000, HOLD_MS);
       },
       ['#0 logout n2/1 Cy (node-lost)'],
     ],
     [
       'resync',
       'a client gone and one brought back',
-      () => run('resync', 'n1', 60_000, '0-0', 18, 0, 'n1/1', '10.0.0.1:1', ...named('Ada'), 'n1/8', '10.0.0.8:8', ...named('Di')),
+      () => run('resync', 'n1', 60_000, '0-0', 18, 0, 'n1/1', '10.0.0.1:1', ...named('Ada'), '', 'n1/8', '10.0.0.8:8', ...named('Di'), ''),
       ['#0 logout n1/2 Bo (left)', '#18 login n1/8 Di'],
     ],
-    ['leaveNode', 'a node that stops', () => run('leaveNode', 'n2'), ['#0 logout n2/1 Cy (node-stopped)']],
+    ['leaveNode', 'a node that stops', () => run('leaveNode', 'n2', HOLD_MS), ['#0 logout n2/1 Cy (node-stopped)']],
+    [
+      'resume',
+      'a session taken over from a connection still online',
+      async () => {
+        await run('token', 'n1', 19, 'n1/2', 'sid-bo');
+        await run('join', 'n2', 20, 'n2/9', '10.0.0.9:9', ...named('10.0.0.9:9'));
+        return run('resume', 'n2', 21, 'n2/9', '10.0.0.9:9', ...nameKeysOf('10.0.0.9:9'), 'sid-bo', 'sid-new', 0, '0');
+      },
+      ['#20 login n2/9 10.0.0.9:9', '#21 logout n1/2 Bo (left)', '#21 login n2/9 Bo (resume)'],
+    ],
   ];
 
   /** The start every case of APPENDING runs from; returns the newest entry id. */
@@ -183,7 +197,7 @@ describe.skipIf(!hasRedisServer())('cluster scripts', () => {
 
   it('goes on from the newest position a node knows when Redis lost its data, rather than from 1', async () => {
     await redis.flushall();
-    await run('resync', 'n1', 60_000, '0-0', 0, 41, 'n1/1', '10.0.0.1:1', ...named('Ada'));
+    await run('resync', 'n1', 60_000, '0-0', 0, 41, 'n1/1', '10.0.0.1:1', ...named('Ada'), '');
     await run('resync', 'n2', 60_000, '0-0', 0, 12);
     await run('say', 'n1', 1, KEEP, 'n1/1', 'still here');
     const [, , kept] = (await run('snapshot', 1)) as [string, string[], string[]];
@@ -200,11 +214,11 @@ describe.skipIf(!hasRedisServer())('cluster scripts', () => {
     }
     await run('announce', 'n1', 1, KEEP, 'new');
     // n1 has read everything, n2 only up to 2: entry 2 and later stay.
-    await run('heartbeat', 'n1', 60_000, '9999999999999-0', 1000);
-    await run('heartbeat', 'n2', 60_000, '2-0', 1000);
+    await run('heartbeat', 'n1', 60_000, '9999999999999-0', 1000, HOLD_MS);
+    await run('heartbeat', 'n2', 60_000, '2-0', 1000, HOLD_MS);
     expect(await entries()).toEqual(['announce old 2', 'announce old 3', 'announce new']);
     // Once n2 has read on, the old ones go; the new one is within the retention.
-    await run('heartbeat', 'n2', 60_000, '9999999999999-0', 1000);
+    await run('heartbeat', 'n2', 60_000, '9999999999999-0', 1000, HOLD_MS);
     expect(await entries()).toEqual(['announce new']);
   });
 
@@ -215,13 +229,13 @@ describe.skipIf(!hasRedisServer())('cluster scripts', () => {
     await run('join', 'dead', 1, 'dead/1', '10.0.0.1:1', ...named('10.0.0.1:1'));
     await run('rename', 'dead', 2, KEEP, 'dead/1', ...named('Dora'));
     await redis.del(`${KEY_PREFIX}node:dead`); // as if its TTL ran out
-    expect(await run('heartbeat', 'live', 60_000, '0-0', 60_000)).toEqual(['ok']);
+    expect(await run('heartbeat', 'live', 60_000, '0-0', 60_000, HOLD_MS)).toEqual(['ok']);
     expect(await entries()).toEqual(['login 10.0.0.1:1', 'rename 10.0.0.1:1', 'logout Dora']);
     expect(await redis.hgetall(`${KEY_PREFIX}names`)).toEqual({});
     expect(await redis.hgetall(`${KEY_PREFIX}looks`)).toEqual({});
     expect(await redis.smembers(`${KEY_PREFIX}nodes`)).toEqual(['live']);
     // And the dead node, should it beat again, learns that it must register anew.
-    expect(await run('heartbeat', 'dead', 60_000, '0-0', 60_000)).toEqual(['lost']);
+    expect(await run('heartbeat', 'dead', 60_000, '0-0', 60_000, HOLD_MS)).toEqual(['lost']);
   });
 
   it('never gives out a name that is held, ignoring case, or one that looks the same', async () => {
