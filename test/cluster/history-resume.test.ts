@@ -1,8 +1,9 @@
 // History and resume across real chatd nodes and one real redis-server (docs/CLUSTER.md §9,
 // PROTOCOL.md §10): `/history` the same on every node and on one started later; a client of a
 // node killed with SIGKILL takes its session back on another node with exactly what it missed,
-// its name held meanwhile and given back, seen on a third; then again over a WebSocket handshake.
-// Each client is on the node its name says: bob on B, carol on C; erin starts on E, the one killed.
+// its name held meanwhile and given back, seen on a third; a node stopped with SIGTERM holds its
+// clients' sessions too; and a resume over a WebSocket handshake. Each client is on the node its
+// name says: bob on B, carol on C; erin starts on E, the one killed, frank on F, the one stopped.
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectWebSocket, disconnectAll, lineFrom, type ChatClient } from '../helpers/chat-client.ts';
@@ -131,6 +132,28 @@ describe.skipIf(!hasRedisServer())('history and resume across chatd nodes', () =
     await mallory.send(`/resume ${token} @${seen}`);
     await mallory.expectLine(lineFrom(carol, 'welcome back'));
     expect(await mallory.nextLine()).toMatch(/^error: cannot resume: that token is unknown, used/);
+  });
+
+  it('holds the sessions of a node stopped with SIGTERM, so that its clients resume on another node (a rolling restart)', async () => {
+    const f = await startNode(redis);
+    started.push(f);
+    const bob = await join(b, []);
+    const frank = await join(f, [bob]);
+    await rename(frank, 'frank', [bob, frank]);
+    await frank.send('/token');
+    const token = new RegExp(`^token (${TOKEN}) @(\\d+)$`).exec(await frank.nextLine())!;
+    const stopped = f.process.stop();
+    await frank.expectLine('error: server shutting down; goodbye');
+    await frank.expectClosed();
+    await bob.expectLine(lineFrom(frank, 'login out'));
+    await stopped;
+    const frankAgain = await join(b, [bob]);
+    await frankAgain.send(`/resume ${token[1]} ${token[2]}`);
+    await frankAgain.expectLine('resume: 0 entries you missed');
+    frankAgain.name = 'frank';
+    await frankAgain.expectLine(lineFrom(frankAgain, 'login'));
+    expect(await frankAgain.nextLine()).toMatch(new RegExp(`^resumed ${TOKEN} @${token[2]}$`));
+    await bob.expectLine(lineFrom(frankAgain, 'login'));
   });
 
   it('resumes over a WebSocket handshake on another node after a drop: what it missed first, then its login under its name', async () => {
