@@ -30,7 +30,7 @@ import { newResumeToken } from '../room/resume-sessions.ts';
 import { holdsSession, RoomCore, type ResumeRequest, type RoomParts } from '../room/room-core.ts';
 import type { LinkStatus, Room, RoomSettings } from '../room/room.ts';
 import { ClusterError, RedisStallError, type ClusterLink } from './cluster-link.ts';
-import { ClusterRequests, type ReplyValues } from './cluster-requests.ts';
+import { ClusterRequests } from './cluster-requests.ts';
 import type { LoginEntry } from './entries.ts';
 import { ClusterStream, type Snapshot } from './cluster-stream.ts';
 import type { ClusterClient } from './cluster-client.ts';
@@ -80,8 +80,6 @@ export class ClusterRoom implements Room, LinkStatus {
   #linkLosses = 0;
   /** Resyncs sent so far: a heartbeat sent before the latest one may say `lost` and is old news. */
   #resyncs = 0;
-  /** The time of the event being handled (ms, monotonic). */
-  #now = 0;
   /** This node's resumes on their way, by the seq of their request. */
   readonly #resumes = new Map<number, PendingResume>();
 
@@ -157,7 +155,6 @@ export class ClusterRoom implements Room, LinkStatus {
 
   handle(event: ClientEvent, now: number): void {
     const core = this.#core;
-    this.#now = now;
     switch (event.kind) {
       case 'connect':
         return this.#connect(event.id, event.addr, event.ip, now, event.resume);
@@ -182,7 +179,6 @@ export class ClusterRoom implements Room, LinkStatus {
   }
 
   expireIdle(now: number): number | undefined {
-    this.#now = now;
     for (const client of this.#core.takeIdle(now)) this.#leave(client, CloseReason.IdleTimeout, 'timeout');
     return this.#core.nextIdleDeadline();
   }
@@ -191,8 +187,7 @@ export class ClusterRoom implements Room, LinkStatus {
     return this.#core.nextIdleDeadline();
   }
 
-  dropConnections(isLost: (id: number) => boolean, now: number): void {
-    this.#now = now;
+  dropConnections(isLost: (id: number) => boolean): void {
     for (const client of [...this.#core.locals()]) {
       if (isLost(client.id) && !client.isLeaving) this.#leave(client, CloseReason.WorkerFailed, 'left');
     }

@@ -24,7 +24,7 @@
 //   holds          ZSET    session id -> when its hold ends (ms, Redis's clock; the heartbeat clears those that ended)
 // A client key is `NODE/CONNECTION-ID`; the node id is everything before the first `/`.
 //
-// No script spells a stream field's letter: each `emit({...})` is written out by append() from
+// No script spells a stream field's letter: each `emit({...})` is written out by append() (or appendKept()) from
 // the table in cluster/stream-fields.ts, the one the parser reads entries by.
 
 import { createHash } from 'node:crypto';
@@ -55,13 +55,7 @@ function lua(word: string): string {
  * Redis runs the prelude on every call and would define each helper anew every time.
  */
 function append<K extends EntryKind>(kind: K, values: EntryFields<K>): string {
-  const expressions: Partial<Record<FieldName, string>> = values;
-  const fields = [lua(STREAM_FIELDS.kind.letter), lua(kind)];
-  for (const { name, letter } of ENTRY_LAYOUTS[kind]) {
-    const expression = expressions[name];
-    if (expression !== undefined) fields.push(lua(letter), expression);
-  }
-  return `emit({${fields.join(', ')}})`;
+  return `emit(${fieldTable(kind, values)})`;
 }
 
 /**
@@ -71,8 +65,20 @@ function append<K extends EntryKind>(kind: K, values: EntryFields<K>): string {
  * --history-size).
  */
 function appendKept<K extends HistoryEntryKind>(kind: K, values: Omit<EntryFields<K>, 'position'>): string {
-  const emitted = append(kind, { ...values, position: 'nextPosition()' } as EntryFields<K>);
-  return `keepHistory(keep, ${emitted.slice('emit('.length, -1)})`;
+  // The table types `position` as a field these kinds carry only sometimes: here it always is.
+  const positioned = { ...values, position: 'nextPosition()' } as EntryFields<K>;
+  return `keepHistory(keep, ${fieldTable(kind, positioned)})`;
+}
+
+/** The Lua table `{letter, value, …}` of an entry's fields, as XADD takes them. */
+function fieldTable<K extends EntryKind>(kind: K, values: EntryFields<K>): string {
+  const expressions: Partial<Record<FieldName, string>> = values;
+  const fields = [lua(STREAM_FIELDS.kind.letter), lua(kind)];
+  for (const { name, letter } of ENTRY_LAYOUTS[kind]) {
+    const expression = expressions[name];
+    if (expression !== undefined) fields.push(lua(letter), expression);
+  }
+  return `{${fields.join(', ')}}`;
 }
 
 /** A logout reason, checked against the table, as a Lua literal. */
