@@ -28,7 +28,7 @@ import { CloseReason } from '../room/close-reason.ts';
 import type { Log } from '../room/log.ts';
 import { newResumeToken } from '../room/resume-sessions.ts';
 import { holdsSession, RoomCore, type ResumeRequest, type RoomParts } from '../room/room-core.ts';
-import type { LinkStatus, Room, RoomSettings } from '../room/room.ts';
+import type { HistoryStatus, LinkStatus, Room, RoomSettings } from '../room/room.ts';
 import { ClusterError, RedisStallError, type ClusterLink } from './cluster-link.ts';
 import { ClusterRequests } from './cluster-requests.ts';
 import type { LoginEntry } from './entries.ts';
@@ -111,6 +111,10 @@ export class ClusterRoom implements Room, LinkStatus {
   /** Everyone online across the cluster, as this node has read it. */
   get online(): number {
     return this.#core.members.size;
+  }
+
+  get history(): HistoryStatus {
+    return this.#core.history;
   }
 
   /** Connects, registers this node, reads who is online and starts following the stream. */
@@ -348,13 +352,13 @@ export class ClusterRoom implements Room, LinkStatus {
     seq = this.#requests.send(client, 'resume', args, {
       onReply: (status, values) => {
         settle();
-        if (status === 'refused') this.#core.replyError(client, resumeRefused(this.#core.resumeWindowMs / 1000));
-        if (status === 'ahead') this.#core.replyError(client, resumeAhead(request.position, Number(values[0])));
+        if (status === 'refused') this.#core.refuseResume(client, resumeRefused(this.#core.resumeWindowMs / 1000));
+        if (status === 'ahead') this.#core.refuseResume(client, resumeAhead(request.position, Number(values[0])));
       },
       local: () => {
         settle();
         if (joins) this.#loginAlone(client);
-        this.#core.replyError(client, clusterUnavailable());
+        this.#core.refuseResume(client, clusterUnavailable());
       },
       // Redis handed the session over, but the link dropped before this node read the login.
       landed: (values) => {

@@ -29,6 +29,11 @@ export interface Delivery {
 export interface RoomObserver {
   /** A client was put out by the server, or refused at connect. */
   onKick(reason: CloseReason): void;
+  /**
+   * A client tried to resume (PROTOCOL.md §10.4): `resumed`, with how many missed entries the
+   * history no longer held (`lost`), or `refused`.
+   */
+  onResume?(outcome: 'resumed' | 'refused', lost: number): void;
 }
 
 export const NO_OBSERVER: RoomObserver = { onKick: () => {} };

@@ -305,12 +305,19 @@ export class RoomCore<Client, Local extends LocalClient<Client> = LocalClient<Cl
   resume(local: Local, grant: ResumeGrant): void {
     const upTo = local.isAdmitted ? local.seenUpTo : this.history.latest;
     const missed = this.history.after(grant.position, upTo);
+    this.#observer.onResume?.('resumed', missed.lost);
     this.send(local, encodeResumeReply(missed.entries, missed.lost));
     if (!local.isAdmitted || grant.name !== local.name) {
       this.apply({ kind: 'login', client: local.client, addr: local.addr, name: grant.name }, { isResume: true });
     }
     this.#position(local);
     this.send(local, encodeResumed(grant.token, this.history.latest));
+  }
+
+  /** A resume refused, and why (§10.4): the client is told, and the refusal counted. */
+  refuseResume(local: Local, error: ProtocolError): void {
+    this.#observer.onResume?.('refused', 0);
+    this.replyError(local, error);
   }
 
   #position(local: Local): void {

@@ -27,6 +27,14 @@ export interface RoomSettings {
 export const DEFAULT_HISTORY_SIZE = 1000;
 export const DEFAULT_RESUME_WINDOW_SECONDS = 120;
 
+/** The history's figures for /metrics. */
+export interface HistoryStatus {
+  /** Entries kept in memory. */
+  readonly size: number;
+  /** The newest position (0: none yet). */
+  readonly latest: number;
+}
+
 /** What a room that shares the chat with other nodes reports for /metrics. */
 export interface LinkStatus {
   readonly isLinkUp: boolean;
@@ -39,6 +47,8 @@ export interface Room {
   readonly online: number;
   /** The link to the other nodes; null when there are none. */
   readonly link: LinkStatus | null;
+  /** The history as this node keeps it (PROTOCOL.md §10), for /metrics. */
+  readonly history: HistoryStatus;
   /** Gets ready before the first client comes in (a cluster joins; ClusterError when it cannot). */
   start(): Promise<void>;
   /** Carries out one event from a worker; `now` is the time it is handled (ms, monotonic). */

@@ -21,7 +21,7 @@ import type { ClientEvent } from './client-event.ts';
 import { CloseReason } from './close-reason.ts';
 import { ResumeSessions } from './resume-sessions.ts';
 import { holdsSession, RoomCore, type LocalClient, type ResumeRequest, type RoomParts } from './room-core.ts';
-import type { Room, RoomSettings } from './room.ts';
+import type { HistoryStatus, Room, RoomSettings } from './room.ts';
 
 /** On one node a member is named by its connection id. */
 type Local = LocalClient<number>;
@@ -43,6 +43,10 @@ export class SingleNodeRoom implements Room {
 
   get online(): number {
     return this.#core.members.size;
+  }
+
+  get history(): HistoryStatus {
+    return this.#core.history;
   }
 
   handle(event: ClientEvent, now: number): void {
@@ -108,7 +112,7 @@ export class SingleNodeRoom implements Room {
     },
     resume: (local, request) => {
       const refusal = this.#refuseResume(request);
-      if (refusal !== null) return this.#core.replyError(local, refusal);
+      if (refusal !== null) return this.#core.refuseResume(local, refusal);
       this.#resume(local, request);
     },
     invalid: (local, { error }) => this.#core.replyError(local, error),
@@ -191,6 +195,6 @@ export class SingleNodeRoom implements Room {
     const refusal = this.#refuseResume(request);
     if (refusal === null) return this.#resume(local, request);
     this.#core.apply({ kind: 'login', client: local.client, addr: local.addr, name: local.addr });
-    this.#core.replyError(local, refusal);
+    this.#core.refuseResume(local, refusal);
   }
 }

@@ -7,7 +7,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { KICK_REASONS, type CloseReason } from '../room/close-reason.ts';
-import type { LinkStatus } from '../room/room.ts';
+import type { HistoryStatus, LinkStatus } from '../room/room.ts';
 import { TRANSPORT_KINDS, type TransportKind } from './transport.ts';
 import { packageVersion } from './version.ts';
 
@@ -239,6 +239,8 @@ function registerHistoryDiskMetrics(registers: Registry[], disk: HistoryDiskCoun
 export class PrimaryMetrics {
   readonly #registry = new Registry();
   readonly #kicks: Counter<'reason'>;
+  readonly #resumes: Counter<'outcome'>;
+  readonly #resumeLost: Counter;
   readonly #missing: Gauge;
   readonly #monitor: EventLoopMonitor;
 
@@ -246,7 +248,12 @@ export class PrimaryMetrics {
    * `countOnline`, `cluster` and `historyDisk` are read at scrape time only; `cluster` is null
    * without --redis, `historyDisk` without --data-dir.
    */
-  constructor(countOnline: () => number, cluster: LinkStatus | null = null, historyDisk: HistoryDiskCounters | null = null) {
+  constructor(
+    countOnline: () => number,
+    cluster: LinkStatus | null = null,
+    historyDisk: HistoryDiskCounters | null = null,
+    history: HistoryStatus = { size: 0, latest: 0 },
+  ) {
     const registers = [this.#registry];
     new Gauge({
       name: 'chatd_clients_online',
@@ -264,6 +271,34 @@ export class PrimaryMetrics {
     });
     // Every reason from the start: a series that appears only on the first kick breaks rate().
     for (const reason of KICK_REASONS) this.#kicks.inc({ reason }, 0);
+    new Gauge({
+      name: 'chatd_history_entries',
+      help: 'History entries kept in memory for /history and resumes (at most --history-size).',
+      registers,
+      collect() {
+        this.set(history.size);
+      },
+    });
+    new Gauge({
+      name: 'chatd_history_position',
+      help: 'The position of the newest history entry (PROTOCOL.md §10.1): its rate is the chat lines, renames and announcements a second.',
+      registers,
+      collect() {
+        this.set(history.latest);
+      },
+    });
+    this.#resumes = new Counter({
+      name: 'chatd_resumes_total',
+      help: 'Clients that tried to take back their session after a drop (/resume, or the WebSocket handshake), by outcome.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    for (const outcome of ['resumed', 'refused']) this.#resumes.inc({ outcome }, 0);
+    this.#resumeLost = new Counter({
+      name: 'chatd_resume_entries_lost_total',
+      help: 'Entries resuming clients had missed that the history no longer held (they were told so): a sign that --history-size is too small.',
+      registers,
+    });
     this.#missing = new Gauge({
       name: 'chatd_scrape_workers_missing',
       help: 'Worker threads that did not answer this scrape in time (200 ms); their metrics are missing from it.',
@@ -286,6 +321,11 @@ export class PrimaryMetrics {
 
   countKick(reason: CloseReason): void {
     this.#kicks.inc({ reason });
+  }
+
+  countResume(outcome: 'resumed' | 'refused', lost: number): void {
+    this.#resumes.inc({ outcome });
+    if (lost > 0) this.#resumeLost.inc(lost);
   }
 
   /**

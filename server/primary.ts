@@ -211,9 +211,12 @@ class Primary {
       post: (index, ops) => this.post(index, { type: 'deliver', ops }),
       workerIndexes: () => this.#workers.keys(),
     });
-    const observer = { onKick: (reason: CloseReason) => this.#metrics.countKick(reason) };
+    const observer = {
+      onKick: (reason: CloseReason) => this.#metrics.countKick(reason),
+      onResume: (outcome: 'resumed' | 'refused', lost: number) => this.#metrics.countResume(outcome, lost),
+    };
     this.#room = createRoom({ delivery: this.#dispatcher, log, observer, workerOf });
-    this.#metrics = new PrimaryMetrics(() => this.#room.online, this.#room.link, historyDisk);
+    this.#metrics = new PrimaryMetrics(() => this.#room.online, this.#room.link, historyDisk, this.#room.history);
   }
 
   /** Readies the room: with --redis, connects and registers this node (ClusterError when Redis cannot be reached). */

@@ -105,7 +105,7 @@ describe('history on join', () => {
 });
 
 describe('resume', () => {
-  const server = useChatd(['--web-port', '0']);
+  const server = useChatd(['--web-port', '0', '--http-port', '0']);
 
   let serial = 0;
 
@@ -220,6 +220,34 @@ describe('resume', () => {
     const { client: web } = await connectWebSocket(wsUrl(server(), '?resume=AAAAAAAAAAAAAAAAAAAAAA&position=0'));
     await web.expectLines(lineFrom(web, 'login'), lineFrom(web, 'I am here'));
     await web.waitForLine((line) => line.startsWith('error: cannot resume: that token is unknown'));
+  });
+});
+
+describe('resume metrics', () => {
+  const server = useChatd(['--http-port', '0', '--history-size', '2']);
+
+  it('counts resumes by outcome, the missed entries no longer kept, and the history in /metrics', async () => {
+    const http = (await server().waitForLog((record) => record['event'] === 'http-listening'))['port'] as number;
+    const scrape = async (): Promise<string> => (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
+    const sample = (text: string, series: string): number => Number(new RegExp(`^${escape(series)} (\\d+)$`, 'm').exec(text)?.[1]);
+    const bob = await connectAs(server().port, 'bob');
+    const alice = await connectAs(server().port, 'alice', [bob]);
+    const { token, position } = await tokenOf(alice);
+    alice.destroy();
+    await bob.expectLine(lineFrom(alice, 'login out'));
+    for (const text of ['one', 'two', 'three']) await bob.send(text);
+    await bob.expectLines(lineFrom(bob, 'one'), lineFrom(bob, 'two'), lineFrom(bob, 'three'));
+    const again = await connectAndGreet(server().port, [bob]);
+    await again.send(`/resume ${token} ${position}`);
+    await again.expectLine('resume: 2 entries you missed, and 1 before them that are no longer kept');
+    await again.send(`/resume ${token} ${position}`);
+    await again.waitForLine((line) => line.startsWith('error: cannot resume'));
+    const metrics = await scrape();
+    expect(sample(metrics, 'chatd_resumes_total{outcome="resumed"}')).toBe(1);
+    expect(sample(metrics, 'chatd_resumes_total{outcome="refused"}')).toBe(1);
+    expect(sample(metrics, 'chatd_resume_entries_lost_total')).toBe(1);
+    expect(sample(metrics, 'chatd_history_entries')).toBe(2);
+    expect(sample(metrics, 'chatd_history_position')).toBe(position + 3);
   });
 });
 
