@@ -68,7 +68,7 @@ describe('the regression check on real servers', () => {
     // A copy of this checkout whose workers burn 3 ms of CPU on every delivery batch.
     // Every directory chatd's code imports from (cluster/: --redis, since the cluster came in;
     // room/: the parts both rooms share, since they left server/).
-    for (const dir of ['protocol', 'room', 'server', 'cluster', 'cli']) cpSync(join(ROOT, dir), join(slowRoot, dir), { recursive: true });
+    for (const dir of ['protocol', 'room', 'server', 'cluster', 'store', 'cli', 'web']) cpSync(join(ROOT, dir), join(slowRoot, dir), { recursive: true });
     cpSync(join(ROOT, 'package.json'), join(slowRoot, 'package.json'));
     symlinkSync(join(ROOT, 'node_modules'), join(slowRoot, 'node_modules'), 'dir');
     const worker = join(slowRoot, 'server/worker.ts');
