@@ -19,6 +19,7 @@ import {
   encodeError,
   ERROR_CODES,
   formatAddress,
+  formatTime,
   LineReader,
   type Command,
   type ErrorCode,
@@ -190,5 +191,18 @@ describe('PROTOCOL.md §5.6 /help reply', () => {
     const block = /```text\n([\s\S]*?)```/.exec(section)![1]!;
     const help = encodeHelp({ idleTimeoutSeconds: 60, idleWarningSeconds: 10, rateLimit: 2, rateBurst: 5 });
     expect(help).toBe(block.replaceAll('\n', '\r\n'));
+  });
+});
+
+describe('PROTOCOL.md §10.1 times', () => {
+  it.each([0, 1, 9, 10, 99, 100, 999, 1000, 1_796_175_557_695, 1_796_175_557_005, 1_796_175_557_050, 253_402_300_799_999])(
+    'writes %i ms as toISOString does',
+    (time) => {
+      expect(formatTime(time)).toBe(new Date(time).toISOString());
+    },
+  );
+
+  it('writes each of a run of times as toISOString does, across second boundaries', () => {
+    for (let time = 1_796_175_557_000 - 3000; time < 1_796_175_557_000 + 3000; time += 7) expect(formatTime(time)).toBe(new Date(time).toISOString());
   });
 });
