@@ -148,6 +148,8 @@ describe.runIf(available)('the web client in Chromium', () => {
     tcp.end();
     await expect.poll(() => page.locator('#who li').allInnerTexts()).toEqual(['bob']);
     await page.close();
+    // Gone before the next test's clients come: they must not see its `login out`.
+    await server().waitForLog((record) => record['event'] === 'leave' && record['addr'] === webAddr);
   });
 
   it('shows the history above the live log, and resumes by itself after a drop with what it missed, marked, under its name', async () => {
@@ -203,6 +205,8 @@ describe.runIf(available)('the web client in Chromium', () => {
       expect(who.map((line) => line.slice(line.lastIndexOf(':') + 1)).sort()).toEqual(['carol', 'dave']);
       expect(trouble.errors).toEqual([]);
       await page.close();
+      const backAddr = /^\[([^\]]+)\]/.exec(back)![1]!;
+      await server().waitForLog((record) => record['event'] === 'leave' && record['addr'] === backAddr);
     } finally {
       proxy.close();
     }
