@@ -6,7 +6,6 @@
 
 import {
   encodeAnnouncement,
-  encodeChat,
   encodeError,
   encodeGreeting,
   encodeHistory,
@@ -16,7 +15,6 @@ import {
   encodeMsgOk,
   encodePositioned,
   encodePrivate,
-  encodeRenamed,
   encodeRenameOk,
   encodeResumed,
   encodeResumeReply,
@@ -329,11 +327,8 @@ export class RoomCore<Client, Local extends LocalClient<Client> = LocalClient<Cl
 
   /** Keeps a stamped entry and broadcasts it, with its position for those who asked (§10.3). */
   #broadcastEntry(kind: HistoryKind, addr: string, name: string, text: string, stamp: Stamp | undefined, except: number): void {
-    if (stamp === undefined) {
-      const live = kind === 'announce' ? encodeAnnouncement(text) : kind === 'chat' ? encodeChat(addr, name, text) : encodeRenamed(addr, name, text);
-      return this.#delivery.broadcast(live, except);
-    }
-    const entry: HistoryEntry = { position: stamp.position, time: stamp.time, kind, addr, name, text };
+    const entry: HistoryEntry = { position: stamp?.position ?? 0, time: stamp?.time ?? 0, kind, addr, name, text };
+    if (stamp === undefined) return this.#delivery.broadcast(encodeLive(entry), except);
     this.history.record(entry);
     this.#historySink?.append(entry);
     const live = encodeLive(entry);

@@ -24,7 +24,7 @@ const SEED = chooseSeed('SOAK_SEED');
 const DROPS = 1000;
 const RESUMERS = 24;
 const SENDERS = 4;
-/** Each sender's pause between lines: 4 senders at about 250 lines a second each. */
+/** Each sender's pause between lines: as fast as a 1 ms timer lets it (1 500 to 2 000 lines a second in all, in the runs so far). */
 const SEND_EVERY_MS = 1;
 /** Drops in flight at once: a reconnect storm, not one drop at a time. */
 const CONCURRENT_DROPS = 6;
