@@ -4,6 +4,12 @@
 import type { Command, ProtocolError } from '../protocol/index.ts';
 import type { CloseReason } from './close-reason.ts';
 
+/** A resume a client asked for (PROTOCOL.md §10.4, §10.5): its token, and the position it last received. */
+export interface ResumeRequest {
+  readonly token: string;
+  readonly position: number;
+}
+
 export type ClientEvent =
   /** `resume`: a WebSocket that asked in its handshake to take back a session (PROTOCOL.md §10.5). */
   | {
@@ -11,7 +17,7 @@ export type ClientEvent =
       readonly id: number;
       readonly addr: string;
       readonly ip: string;
-      readonly resume?: { readonly token: string; readonly position: number };
+      readonly resume?: ResumeRequest;
     }
   /** A complete line: carried out by the room, and it counts as activity. */
   | { readonly kind: 'command'; readonly id: number; readonly command: Command }

@@ -89,11 +89,8 @@ export interface HistoryParts {
   readonly sink?: HistorySink;
 }
 
-/** A resume the room was asked for (§10.4, §10.5). */
-export interface ResumeRequest {
-  readonly token: string;
-  readonly position: number;
-}
+/** A resume the room was asked for (§10.4, §10.5): defined with the events that carry it. */
+export type { ResumeRequest } from './client-event.ts';
 
 /**
  * A resume its room's sessions let through (the single node's ResumeSessions, or Redis for a

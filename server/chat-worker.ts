@@ -4,6 +4,7 @@
 // (server/worker.ts wires it to the thread's port and its TCP listener); never touches presence.
 
 import { formatAddress } from '../protocol/index.ts';
+import type { ResumeRequest } from '../room/client-event.ts';
 import { CloseReason } from '../room/close-reason.ts';
 import type { Log } from '../room/log.ts';
 import { Connection, type ConnectionHooks } from './connection.ts';
@@ -87,7 +88,7 @@ export class ChatWorker {
   }
 
   /** A new client on any transport; refused while shutting down. `resume`: PROTOCOL.md §10.5. */
-  accept(transport: Transport, resume?: { readonly token: string; readonly position: number }): void {
+  accept(transport: Transport, resume?: ResumeRequest): void {
     if (this.#isShuttingDown) {
       transport.destroy();
       return;

@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { TlsIdentity } from './tls-options.ts';
 import { tlsServerOptions } from './tls-options.ts';
+import type { ResumeRequest } from '../room/client-event.ts';
 import { isOriginAllowed } from './origin-policy.ts';
 import { SECURITY_HEADERS, type WebFiles } from './web-files.ts';
 import { WebSocketTransport, type WebSocketShared } from './websocket-transport.ts';
@@ -33,16 +34,10 @@ export interface WebListenerOptions {
   /** --max-line: a longer message is refused with 1009 (a CRLF on top is allowed). */
   readonly maxLineBytes: number;
   readonly shared: WebSocketShared;
-  /** `resume`: the session the handshake asked to take back (PROTOCOL.md §10.5). */
-  accept(transport: WebSocketTransport, resume: ResumeQuery | undefined): void;
+  /** `resume`: the session the handshake asked to take back, `?resume=TOKEN&position=N` (PROTOCOL.md §10.5). */
+  accept(transport: WebSocketTransport, resume: ResumeRequest | undefined): void;
   /** A handshake refused for its Origin, counted by the worker. */
   onOriginRefused(origin: string): void;
-}
-
-/** `?resume=TOKEN&position=N` of a handshake (PROTOCOL.md §10.5). */
-export interface ResumeQuery {
-  readonly token: string;
-  readonly position: number;
 }
 
 /**
@@ -50,7 +45,7 @@ export interface ResumeQuery {
  * malformed (refused with 400, since a client that meant to resume must not come in as a
  * newcomer without being told).
  */
-export function readResumeQuery(query: URLSearchParams): ResumeQuery | undefined | null {
+export function readResumeRequest(query: URLSearchParams): ResumeRequest | undefined | null {
   const token = query.get('resume');
   const position = query.get('position');
   if (token === null && position === null) return undefined;
@@ -83,7 +78,7 @@ export function createWebListener(options: WebListenerOptions): Server {
       options.onOriginRefused(origin ?? '');
       return refuse(socket, 403, 'Forbidden', "this page's origin may not connect; the operator can allow it with --web-origin");
     }
-    const resume = readResumeQuery(url.searchParams);
+    const resume = readResumeRequest(url.searchParams);
     if (resume === null) return refuse(socket, 400, 'Bad Request', 'to resume, connect to /ws?resume=TOKEN&position=N');
     const { remoteAddress, remotePort } = request.socket;
     if (remoteAddress === undefined || remotePort === undefined) return socket.destroy(); // already gone
