@@ -20,12 +20,12 @@ import { sampleProcess, spawnServer, type RunningServer } from './servers.ts';
 import { median } from './stats.ts';
 import { PEER_WORKLOADS } from './workloads.ts';
 
-const PARTS = ['history', 'resume', 'data-dir'] as const;
+const PARTS = ['history', 'resume', 'data-dir', 'positioned'] as const;
 type Part = (typeof PARTS)[number];
 const W2 = PEER_WORKLOADS.find((workload) => workload.name === 'W2-fanout')!;
 
 const USAGE = `usage: node bench/history-under-load.ts [--part ${PARTS.join('|')}]… [flags]
-  --part            which probes to run (default all three, in that order)
+  --part            which probes to run (default all four, in that order)
   --clients, --senders, --rate, --duration   the chat load (default W2: ${W2.clients}, ${W2.senders}, ${W2.rate}, ${W2.duration} s)
   --history N       /history N, and the --history-size of its chatd (default 1000)
   --idle-seconds    seconds of /history asks with no load per round (default 5)
@@ -36,6 +36,7 @@ const USAGE = `usage: node bench/history-under-load.ts [--part ${PARTS.join('|')
                     (default 50: over 3 rounds, the p99 of 150 is not just their largest)
   --resume-probes   clients that drop and resume per W2 run, half per path; 0: none (default 60)
   --resume-duration seconds of W2 for them (default 20: each waits --missed / (senders × rate) s)
+  --watchers N      clients beside W2 that read, with a token (/token) or without (positioned; default 100)
   --workers, --threads   chatd's workers and the bench's client threads (default: cores)
   --cpu-prof DIR    run the probes' chatd under node --cpu-prof, a profile per thread in DIR
   --json FILE       every figure as JSON
@@ -55,6 +56,7 @@ const { values: flags } = parseArgs({
     'resume-samples': { type: 'string', default: '50' },
     'resume-probes': { type: 'string', default: '60' },
     'resume-duration': { type: 'string', default: '20' },
+    watchers: { type: 'string', default: '100' },
     workers: { type: 'string', default: String(availableParallelism()) },
     threads: { type: 'string', default: String(availableParallelism()) },
     'cpu-prof': { type: 'string' },
@@ -66,7 +68,21 @@ if (flags.help) {
   process.stdout.write(USAGE);
   process.exit(0);
 }
-type NumberFlag = 'clients' | 'senders' | 'rate' | 'duration' | 'history' | 'idle-seconds' | 'repeats' | 'missed' | 'resume-samples' | 'resume-probes' | 'resume-duration' | 'workers' | 'threads';
+type NumberFlag =
+  | 'clients'
+  | 'senders'
+  | 'rate'
+  | 'duration'
+  | 'history'
+  | 'idle-seconds'
+  | 'repeats'
+  | 'missed'
+  | 'resume-samples'
+  | 'resume-probes'
+  | 'resume-duration'
+  | 'watchers'
+  | 'workers'
+  | 'threads';
 const number = (name: NumberFlag, least = 1): number => {
   const value = Number(flags[name]);
   if (!Number.isFinite(value) || value < least) throw new Error(`--${name} must be a number of at least ${least}; got ${String(flags[name])}`);
@@ -87,6 +103,7 @@ const MISSED = number('missed');
 const RESUME_SAMPLES = number('resume-samples');
 const RESUME_PROBES = number('resume-probes', 0);
 const RESUME_DURATION_S = number('resume-duration');
+const WATCHERS = number('watchers');
 const WORKERS = number('workers');
 const THREADS = number('threads');
 
@@ -786,8 +803,79 @@ function printDataDir(runs: readonly DataDirRun[]): string {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 4. What positions cost: W2 beside watchers that asked for a token, against the same without.
 
-const figures: { history?: HistoryPhase[]; resume?: ResumePhase[]; dataDir?: DataDirRun[] } = {};
+interface PositionedRun {
+  readonly contender: 'plain' | 'tokens';
+  readonly round: number;
+  readonly chat: RoundResult;
+}
+
+/**
+ * Every web page asks for a token, and while any client holds one every broadcast run goes to the
+ * workers in two forms (ARCHITECTURE.md §3.6). W2 against a fresh chatd per run, beside WATCHERS
+ * clients that read everything, which either asked /token (tokens) or not (plain); both have the
+ * same watchers, so the CPU per W2 delivery compares what the second form costs.
+ */
+async function measurePositioned(): Promise<PositionedRun[]> {
+  const runs: PositionedRun[] = [];
+  for (let round = 1; round <= REPEATS; round++) {
+    const order: Array<'plain' | 'tokens'> = round % 2 === 1 ? ['plain', 'tokens'] : ['tokens', 'plain'];
+    for (const contender of order) {
+      process.stderr.write(`positioned: round ${round}, ${contender}…\n`);
+      const server = await startProbedChatd([]);
+      const watchers: LineClient[] = [];
+      try {
+        for (let i = 0; i < WATCHERS; i++) watchers.push(await connectClient(server.host, server.port));
+        if (contender === 'tokens') {
+          for (const watcher of watchers) watcher.send('/token');
+          for (const watcher of watchers) await watcher.waitForLine((text) => text.startsWith('token '), 'token reply');
+        }
+        await settle(server);
+        const { round: chat } = await runLoad(server, DURATION_S, async () => {});
+        runs.push({ contender, round, chat });
+      } finally {
+        for (const watcher of watchers) watcher.destroy();
+        await server.stop();
+      }
+    }
+  }
+  return runs;
+}
+
+function printPositioned(runs: readonly PositionedRun[]): string {
+  const header = ['watchers', 'runs', 'p50 ms', 'p99 ms', 'p99 of each run', 'server CPU µs/delivery', 'of each run', 'deliveries/s', 'lost / dup / late / order'];
+  const medians = new Map<string, { p99: number; cpu: number }>();
+  const rows = (['plain', 'tokens'] as const).map((contender) => {
+    const mine = runs.filter((run) => run.contender === contender);
+    const p99 = median(mine.map((run) => run.chat.latencyMs.p99));
+    const cpu = median(mine.map((run) => cpuPerDelivery(run.chat)));
+    medians.set(contender, { p99, cpu });
+    return [
+      contender === 'plain' ? `${WATCHERS} without a token` : `${WATCHERS} with a token`,
+      String(mine.length),
+      fixed(median(mine.map((run) => run.chat.latencyMs.p50)), 1),
+      fixed(p99, 1),
+      list(mine.map((run) => run.chat.latencyMs.p99)),
+      fixed(cpu),
+      list(mine.map((run) => cpuPerDelivery(run.chat)), 2),
+      Math.round(median(mine.map((run) => run.chat.deliveriesPerSecond))).toLocaleString('en-US'),
+      mine.map((run) => integrityOf(run.chat)).join(', '),
+    ];
+  });
+  const plain = medians.get('plain');
+  const tokens = medians.get('tokens');
+  const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined ? '—' : `${fixed(b / a, 3)} ×`);
+  return (
+    `W2 (${CLIENTS} clients, ${SENDERS} × ${RATE}/s, ${DURATION_S} s) beside ${WATCHERS} reading clients, a fresh chatd per run, watchers with and without a token alternating; medians\n\n` +
+    table(header, rows) +
+    `\ntokens / plain: p99 ${ratio(plain?.p99, tokens?.p99)}, server CPU per W2 delivery ${ratio(plain?.cpu, tokens?.cpu)}\n`
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const figures: { history?: HistoryPhase[]; resume?: ResumePhase[]; dataDir?: DataDirRun[]; positioned?: PositionedRun[] } = {};
 const printed: string[] = [];
 for (const part of parts) {
   switch (part) {
@@ -803,11 +891,15 @@ for (const part of parts) {
       figures.dataDir = await measureDataDir();
       printed.push(printDataDir(figures.dataDir));
       break;
+    case 'positioned':
+      figures.positioned = await measurePositioned();
+      printed.push(printPositioned(figures.positioned));
+      break;
   }
 }
 process.stdout.write(`chatd ${WORKERS} workers, ${THREADS} bench threads, on this machine\n\n${printed.join('\n')}`);
 if (flags.json !== undefined) {
-  const { history, resume: resumed, dataDir } = figures;
+  const { history, resume: resumed, dataDir, positioned } = figures;
   const chatOf = (round: RoundResult | null): object | null =>
     round === null ? null : { latencyMs: round.latencyMs, deliveriesPerSecond: round.deliveriesPerSecond, integrity: round.integrity, serverCpuSeconds: round.serverCpuSeconds };
   writeFileSync(
@@ -817,6 +909,7 @@ if (flags.json !== undefined) {
         history: history?.map((phase) => ({ ...phase, chat: chatOf(phase.chat) })),
         resume: resumed?.map((phase) => ({ ...phase, chat: chatOf(phase.chat) })),
         dataDir: dataDir?.map((run) => ({ ...run, chat: chatOf(run.chat) })),
+        positioned: positioned?.map((run) => ({ ...run, chat: chatOf(run.chat) })),
       },
       null,
       2,

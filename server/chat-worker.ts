@@ -33,6 +33,8 @@ export class ChatWorker {
   #dirty: Connection[] = [];
   /** Connections with output for them alone (a reply, a greeting, their end): written after this turn. */
   #urgent: Connection[] = [];
+  /** Connections that asked for positions (PROTOCOL.md §10.3): while there are any, broadcasts fill the positioned stream too. */
+  #positionedConnections = 0;
   /** Events of this turn, posted to the primary in one message. */
   #events: ClientEvent[] = [];
   #isEventFlushScheduled = false;
@@ -73,6 +75,7 @@ export class ChatWorker {
       },
       onClosed: (connection) => {
         this.#connections.delete(connection.id);
+        if (connection.isPositioned) this.#positionedConnections--;
         if (this.#isShuttingDown && this.#connections.size === 0) this.#post({ type: 'drained' });
       },
       onFailure: (connection, error) => {
@@ -115,17 +118,20 @@ export class ChatWorker {
           break;
         case 'position': {
           const connection = connections.get(op.id);
-          if (connection !== undefined) connection.isPositioned = true;
+          if (connection === undefined || connection.isPositioned) break;
+          connection.isPositioned = true;
+          this.#positionedConnections++;
           break;
         }
         case 'broadcast': {
-          // Encoded once by the primary; every recipient gets the same range of the batch (or
-          // of its positioned form, for those that asked for positions).
+          // Encoded once by the primary; every recipient gets the same range of the batch. Those
+          // that asked for positions read every broadcast from the positioned stream, the form
+          // with positions where it has one, so that their ranges stay adjacent as the others' do.
           const start = this.#batch.sharedEnd;
           this.#batch.appendShared(op.bytes);
           const end = this.#batch.sharedEnd;
           let recipients = 0;
-          if (op.positioned === null) {
+          if (this.#positionedConnections === 0) {
             for (const connection of connections.values()) {
               if (connection.isAdmitted && connection.id !== op.except) {
                 connection.queueShared(start, end);
@@ -133,11 +139,12 @@ export class ChatWorker {
               }
             }
           } else {
-            this.#batch.appendShared(op.positioned);
-            const positionedEnd = this.#batch.sharedEnd;
+            const positionedStart = this.#batch.positionedEnd;
+            this.#batch.appendPositioned(op.positioned ?? op.bytes);
+            const positionedEnd = this.#batch.positionedEnd;
             for (const connection of connections.values()) {
               if (!connection.isAdmitted || connection.id === op.except) continue;
-              if (connection.isPositioned) connection.queueShared(end, positionedEnd);
+              if (connection.isPositioned) connection.queueShared(positionedStart, positionedEnd);
               else connection.queueShared(start, end);
               recipients++;
             }

@@ -1,14 +1,19 @@
-// The bytes a worker queues between two full flushes (a fan-out batch), in two streams: one for
-// broadcasts, shared by every recipient, and one for lines to one client. A connection keeps only
+// The bytes a worker queues between two full flushes (a fan-out batch), in three streams: one for
+// broadcasts, shared by every recipient; the same broadcasts with the positions of their history
+// lines, shared by the clients that asked for them (PROTOCOL.md §10.3); and one for lines to one
+// client. Each broadcast goes to each client from one stream only, so its ranges stay adjacent and
+// merge into one slice per flush. A connection keeps only
 // positions into them (server/output-queue.ts), so queueing a broadcast for a client is two number
 // compares, and at the full flush it is written as one slice of one shared buffer: zero copies per
 // recipient. Runs in the worker threads only.
 
 /**
- * Positions at or past this are in the one-client stream: a range never spans both streams,
- * so a position is a plain number and adjacency (`end === start`) needs no stream check.
+ * Positions at or past POSITIONED_BASE are in the positioned stream, at or past PRIVATE_BASE in
+ * the one-client stream: a range never spans two streams, so a position is a plain number and
+ * adjacency (`end === start`) needs no stream check.
  */
-const PRIVATE_BASE = 2 ** 40;
+const POSITIONED_BASE = 2 ** 40;
+const PRIVATE_BASE = 2 ** 41;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -69,11 +74,17 @@ class Stream {
  */
 export class FanOutBatch implements RangeSource {
   readonly #shared = new Stream();
+  readonly #positioned = new Stream();
   readonly #private = new Stream();
 
   /** Where the next broadcast starts. */
   get sharedEnd(): number {
     return this.#shared.bytes;
+  }
+
+  /** Where the next broadcast's positioned form starts. */
+  get positionedEnd(): number {
+    return POSITIONED_BASE + this.#positioned.bytes;
   }
 
   /** Where the next one-client line starts. */
@@ -86,6 +97,11 @@ export class FanOutBatch implements RangeSource {
     this.#shared.append(bytes);
   }
 
+  /** Appends a broadcast's positioned form; its range is [positionedEnd before, positionedEnd after). */
+  appendPositioned(bytes: Uint8Array): void {
+    this.#positioned.append(bytes);
+  }
+
   /** Appends a line for one client; its range is [privateEnd before, privateEnd after). */
   appendPrivate(bytes: Uint8Array): void {
     this.#private.append(bytes);
@@ -93,7 +109,9 @@ export class FanOutBatch implements RangeSource {
 
   /** A copy of [start, end). */
   bytes(start: number, end: number): Buffer {
-    return start >= PRIVATE_BASE ? this.#private.copy(start - PRIVATE_BASE, end - PRIVATE_BASE) : this.#shared.copy(start, end);
+    if (start >= PRIVATE_BASE) return this.#private.copy(start - PRIVATE_BASE, end - PRIVATE_BASE);
+    if (start >= POSITIONED_BASE) return this.#positioned.copy(start - POSITIONED_BASE, end - POSITIONED_BASE);
+    return this.#shared.copy(start, end);
   }
 
   /**
@@ -103,27 +121,33 @@ export class FanOutBatch implements RangeSource {
    * until the kernel has taken the bytes.
    */
   seal(): SealedBatch {
-    return new SealedBatch(this.#shared.seal(), this.#private.seal());
+    return new SealedBatch(this.#shared.seal(), this.#positioned.seal(), this.#private.seal());
   }
 }
 
 /** A batch whose bytes are joined: every range of it is a slice, never a copy. */
 export class SealedBatch implements RangeSource {
   readonly #shared: Buffer;
+  readonly #positioned: Buffer;
   readonly #private: Buffer;
 
-  constructor(shared: Buffer, privateBytes: Buffer) {
+  constructor(shared: Buffer, positioned: Buffer, privateBytes: Buffer) {
     this.#shared = shared;
+    this.#positioned = positioned;
     this.#private = privateBytes;
   }
 
-  /** A slice of [start, end), or the whole shared buffer itself when that is the range. */
+  /** A slice of [start, end), or a whole shared buffer itself when that is the range. */
   bytes(start: number, end: number): Buffer {
     if (start >= PRIVATE_BASE) return this.#private.subarray(start - PRIVATE_BASE, end - PRIVATE_BASE);
-    const shared = this.#shared;
-    // fast path: a client that got every broadcast of the batch writes the buffer itself, no allocation.
-    return start === 0 && end === shared.length ? shared : shared.subarray(start, end);
+    if (start >= POSITIONED_BASE) return whole(this.#positioned, start - POSITIONED_BASE, end - POSITIONED_BASE);
+    return whole(this.#shared, start, end);
   }
+}
+
+/** fast path: a client that got every broadcast of the batch writes the buffer itself, no allocation. */
+function whole(buffer: Buffer, start: number, end: number): Buffer {
+  return start === 0 && end === buffer.length ? buffer : buffer.subarray(start, end);
 }
 
 function join(chunks: readonly Uint8Array[], bytes: number): Buffer {

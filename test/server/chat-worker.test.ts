@@ -119,6 +119,21 @@ describe('ChatWorker', () => {
     expect(bob.transport.text).toBe('login\r\n@3 hi\r\n');
   });
 
+  it('writes a client with positions its broadcasts, with and without positions, as one adjacent range, as it writes the others', () => {
+    const { worker, clock, accept } = startWorker();
+    const [alice, bob] = [accept(), accept()];
+    clock.advance(STORM_QUIET_MS);
+    worker.deliver([{ kind: 'admit', id: alice.id }, { kind: 'admit', id: bob.id }, { kind: 'position', id: bob.id }]);
+    worker.deliver([{ kind: 'broadcast', bytes: bytes('hi\r\n'), positioned: bytes('@1 hi\r\n'), messages: 1, except: NOBODY }]);
+    worker.deliver([{ kind: 'broadcast', bytes: bytes('login\r\n'), positioned: null, messages: 1, except: NOBODY }]);
+    worker.deliver([{ kind: 'broadcast', bytes: bytes('there\r\n'), positioned: bytes('@2 there\r\n'), messages: 1, except: NOBODY }]);
+    clock.runImmediates();
+    expect(alice.transport.writes).toHaveLength(1);
+    expect(alice.transport.text).toBe('hi\r\nlogin\r\nthere\r\n');
+    expect(bob.transport.writes).toHaveLength(1);
+    expect(bob.transport.text).toBe('@1 hi\r\nlogin\r\n@2 there\r\n');
+  });
+
   it('does not write a broadcast decided before a client was admitted', () => {
     const { worker, clock, accept, broadcast } = startWorker();
     const alice = accept();
