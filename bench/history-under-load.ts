@@ -726,45 +726,107 @@ function printResume(phases: readonly ResumePhase[]): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 3. --data-dir against history in memory only: W2, a fresh chatd per run, alternating.
+// Parts 3 and 4 compare two chatd setups under W2: a fresh chatd per run, alternating.
 
-interface DataDirRun {
-  readonly contender: 'memory' | 'data-dir';
+interface PairRun<Contender extends string> {
+  readonly contender: Contender;
   readonly round: number;
   readonly chat: RoundResult;
+}
+
+/** REPEATS rounds of both contenders, alternating which goes first; `run` measures one. */
+async function alternate<Contender extends string, Run extends PairRun<Contender>>(
+  part: string,
+  [first, second]: readonly [Contender, Contender],
+  run: (contender: Contender, round: number) => Promise<Run>,
+): Promise<Run[]> {
+  const runs: Run[] = [];
+  for (let round = 1; round <= REPEATS; round++) {
+    for (const contender of round % 2 === 1 ? [first, second] : [second, first]) {
+      process.stderr.write(`${part}: round ${round}, ${contender}…\n`);
+      runs.push(await run(contender, round));
+    }
+  }
+  return runs;
+}
+
+interface PairTable<Contender extends string, Run extends PairRun<Contender>> {
+  readonly contenders: readonly [Contender, Contender];
+  /** The first column's heading, and each contender's cell in it. */
+  readonly what: string;
+  readonly labelOf: (contender: Contender) => string;
+  /** A last column of the part's own. */
+  readonly extra?: { readonly header: string; readonly cell: (contender: Contender, runs: readonly Run[]) => string };
+  /** The line above the table, and the name of the second-to-first ratio below it. */
+  readonly intro: string;
+  readonly ratioName: string;
+  readonly cpuName: string;
+}
+
+/** A two-way comparison: medians of each contender, then the second against the first. */
+function printPair<Contender extends string, Run extends PairRun<Contender>>(runs: readonly Run[], layout: PairTable<Contender, Run>): string {
+  const header = [layout.what, 'runs', 'p50 ms', 'p99 ms', 'p99 of each run', 'server CPU µs/delivery', 'of each run', 'deliveries/s', 'lost / dup / late / order'];
+  if (layout.extra !== undefined) header.push(layout.extra.header);
+  const medians = layout.contenders.map((contender) => {
+    const mine = runs.filter((run) => run.contender === contender);
+    const p99 = median(mine.map((run) => run.chat.latencyMs.p99));
+    const cpu = median(mine.map((run) => cpuPerDelivery(run.chat)));
+    const row = [
+      layout.labelOf(contender),
+      String(mine.length),
+      fixed(median(mine.map((run) => run.chat.latencyMs.p50)), 1),
+      fixed(p99, 1),
+      list(mine.map((run) => run.chat.latencyMs.p99)),
+      fixed(cpu),
+      list(mine.map((run) => cpuPerDelivery(run.chat)), 2),
+      Math.round(median(mine.map((run) => run.chat.deliveriesPerSecond))).toLocaleString('en-US'),
+      mine.map((run) => integrityOf(run.chat)).join(', '),
+    ];
+    if (layout.extra !== undefined) row.push(layout.extra.cell(contender, mine));
+    return { p99, cpu, row };
+  });
+  const [first, second] = medians as [(typeof medians)[number], (typeof medians)[number]];
+  const ratio = (a: number, b: number): string => `${fixed(b / a, 3)} ×`;
+  return (
+    `${layout.intro}; medians\n\n` +
+    table(header, medians.map(({ row }) => row)) +
+    `\n${layout.ratioName}: p99 ${ratio(first.p99, second.p99)}, ${layout.cpuName} ${ratio(first.cpu, second.cpu)}\n`
+  );
+}
+
+const W2_RUNS = `W2 (${CLIENTS} clients, ${SENDERS} × ${RATE}/s, ${DURATION_S} s)`;
+
+// ---------------------------------------------------------------------------------------------
+// 3. --data-dir against history in memory only.
+
+interface DataDirRun extends PairRun<'memory' | 'data-dir'> {
   /** history.sqlite and its WAL after the run, bytes: proof the run wrote to disk. */
   readonly bytesOnDisk: number;
 }
 
-async function measureDataDir(): Promise<DataDirRun[]> {
-  const runs: DataDirRun[] = [];
-  for (let round = 1; round <= REPEATS; round++) {
-    const order: Array<'memory' | 'data-dir'> = round % 2 === 1 ? ['memory', 'data-dir'] : ['data-dir', 'memory'];
-    for (const contender of order) {
-      process.stderr.write(`data-dir: round ${round}, ${contender}…\n`);
-      const dir = contender === 'data-dir' ? mkdtempSync(join(tmpdir(), 'chatd-bench-history-')) : null;
-      try {
-        const result: BenchResult = await runBench({
-          ...SCRIPT_DEFAULTS,
-          spawn: 'chatd',
-          workers: WORKERS,
-          ...(dir === null ? {} : { serverArgs: ['--data-dir', dir] }),
-          clients: CLIENTS,
-          senders: SENDERS,
-          rate: RATE,
-          duration: DURATION_S,
-          ramp: W2.ramp,
-          threads: THREADS,
-          connectTimeoutMs: 60_000,
-        });
-        if (result.headline === null) throw new Error(`${contender}: only ${result.connect.greeted} of ${CLIENTS} clients got in`);
-        runs.push({ contender, round, chat: result.headline, bytesOnDisk: dir === null ? 0 : bytesIn(dir) });
-      } finally {
-        if (dir !== null) rmSync(dir, { recursive: true, force: true });
-      }
+function measureDataDir(): Promise<DataDirRun[]> {
+  return alternate('data-dir', ['memory', 'data-dir'], async (contender, round) => {
+    const dir = contender === 'data-dir' ? mkdtempSync(join(tmpdir(), 'chatd-bench-history-')) : null;
+    try {
+      const result: BenchResult = await runBench({
+        ...SCRIPT_DEFAULTS,
+        spawn: 'chatd',
+        workers: WORKERS,
+        ...(dir === null ? {} : { serverArgs: ['--data-dir', dir] }),
+        clients: CLIENTS,
+        senders: SENDERS,
+        rate: RATE,
+        duration: DURATION_S,
+        ramp: W2.ramp,
+        threads: THREADS,
+        connectTimeoutMs: 60_000,
+      });
+      if (result.headline === null) throw new Error(`${contender}: only ${result.connect.greeted} of ${CLIENTS} clients got in`);
+      return { contender, round, chat: result.headline, bytesOnDisk: dir === null ? 0 : bytesIn(dir) };
+    } finally {
+      if (dir !== null) rmSync(dir, { recursive: true, force: true });
     }
-  }
-  return runs;
+  });
 }
 
 function bytesIn(dir: string): number {
@@ -772,44 +834,24 @@ function bytesIn(dir: string): number {
 }
 
 function printDataDir(runs: readonly DataDirRun[]): string {
-  const header = ['chatd', 'runs', 'p50 ms', 'p99 ms', 'p99 of each run', 'server CPU µs/delivery', 'of each run', 'deliveries/s', 'lost / dup / late / order', 'on disk after'];
-  const medians = new Map<string, { p99: number; cpu: number }>();
-  const rows = (['memory', 'data-dir'] as const).map((contender) => {
-    const mine = runs.filter((run) => run.contender === contender);
-    const p99 = median(mine.map((run) => run.chat.latencyMs.p99));
-    const cpu = median(mine.map((run) => cpuPerDelivery(run.chat)));
-    medians.set(contender, { p99, cpu });
-    return [
-      contender === 'memory' ? 'history in memory' : '`--data-dir`',
-      String(mine.length),
-      fixed(median(mine.map((run) => run.chat.latencyMs.p50)), 1),
-      fixed(p99, 1),
-      list(mine.map((run) => run.chat.latencyMs.p99)),
-      fixed(cpu),
-      list(mine.map((run) => cpuPerDelivery(run.chat)), 2),
-      Math.round(median(mine.map((run) => run.chat.deliveriesPerSecond))).toLocaleString('en-US'),
-      mine.map((run) => integrityOf(run.chat)).join(', '),
-      contender === 'memory' ? '—' : mine.map((run) => `${(run.bytesOnDisk / 1024).toFixed(0)} KiB`).join(', '),
-    ];
+  return printPair(runs, {
+    contenders: ['memory', 'data-dir'],
+    what: 'chatd',
+    labelOf: (contender) => (contender === 'memory' ? 'history in memory' : '`--data-dir`'),
+    extra: {
+      header: 'on disk after',
+      cell: (contender, mine) => (contender === 'memory' ? '—' : mine.map((run) => `${(run.bytesOnDisk / 1024).toFixed(0)} KiB`).join(', ')),
+    },
+    intro: `${W2_RUNS}, a fresh chatd per run, history in memory and --data-dir alternating`,
+    ratioName: '--data-dir / memory',
+    cpuName: 'server CPU per delivery',
   });
-  const memory = medians.get('memory');
-  const disk = medians.get('data-dir');
-  const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined ? '—' : `${fixed(b / a, 3)} ×`);
-  return (
-    `W2 (${CLIENTS} clients, ${SENDERS} × ${RATE}/s, ${DURATION_S} s), a fresh chatd per run, history in memory and --data-dir alternating; medians\n\n` +
-    table(header, rows) +
-    `\n--data-dir / memory: p99 ${ratio(memory?.p99, disk?.p99)}, server CPU per delivery ${ratio(memory?.cpu, disk?.cpu)}\n`
-  );
 }
 
 // ---------------------------------------------------------------------------------------------
 // 4. What positions cost: W2 beside watchers that asked for a token, against the same without.
 
-interface PositionedRun {
-  readonly contender: 'plain' | 'tokens';
-  readonly round: number;
-  readonly chat: RoundResult;
-}
+type PositionedRun = PairRun<'plain' | 'tokens'>;
 
 /**
  * Every web page asks for a token, and while any client holds one every broadcast run goes to the
@@ -817,60 +859,35 @@ interface PositionedRun {
  * clients that read everything, which either asked /token (tokens) or not (plain); both have the
  * same watchers, so the CPU per W2 delivery compares what the second form costs.
  */
-async function measurePositioned(): Promise<PositionedRun[]> {
-  const runs: PositionedRun[] = [];
-  for (let round = 1; round <= REPEATS; round++) {
-    const order: Array<'plain' | 'tokens'> = round % 2 === 1 ? ['plain', 'tokens'] : ['tokens', 'plain'];
-    for (const contender of order) {
-      process.stderr.write(`positioned: round ${round}, ${contender}…\n`);
-      const server = await startProbedChatd([]);
-      const watchers: LineClient[] = [];
-      try {
-        for (let i = 0; i < WATCHERS; i++) watchers.push(await connectClient(server.host, server.port));
-        if (contender === 'tokens') {
-          for (const watcher of watchers) watcher.send('/token');
-          for (const watcher of watchers) await watcher.waitForLine((text) => text.startsWith('token '), 'token reply');
-        }
-        await settle(server);
-        const { round: chat } = await runLoad(server, DURATION_S, async () => {});
-        runs.push({ contender, round, chat });
-      } finally {
-        for (const watcher of watchers) watcher.destroy();
-        await server.stop();
+function measurePositioned(): Promise<PositionedRun[]> {
+  return alternate('positioned', ['plain', 'tokens'], async (contender, round) => {
+    const server = await startProbedChatd([]);
+    const watchers: LineClient[] = [];
+    try {
+      for (let i = 0; i < WATCHERS; i++) watchers.push(await connectClient(server.host, server.port));
+      if (contender === 'tokens') {
+        for (const watcher of watchers) watcher.send('/token');
+        for (const watcher of watchers) await watcher.waitForLine((text) => text.startsWith('token '), 'token reply');
       }
+      await settle(server);
+      const { round: chat } = await runLoad(server, DURATION_S, async () => {});
+      return { contender, round, chat };
+    } finally {
+      for (const watcher of watchers) watcher.destroy();
+      await server.stop();
     }
-  }
-  return runs;
+  });
 }
 
 function printPositioned(runs: readonly PositionedRun[]): string {
-  const header = ['watchers', 'runs', 'p50 ms', 'p99 ms', 'p99 of each run', 'server CPU µs/delivery', 'of each run', 'deliveries/s', 'lost / dup / late / order'];
-  const medians = new Map<string, { p99: number; cpu: number }>();
-  const rows = (['plain', 'tokens'] as const).map((contender) => {
-    const mine = runs.filter((run) => run.contender === contender);
-    const p99 = median(mine.map((run) => run.chat.latencyMs.p99));
-    const cpu = median(mine.map((run) => cpuPerDelivery(run.chat)));
-    medians.set(contender, { p99, cpu });
-    return [
-      contender === 'plain' ? `${WATCHERS} without a token` : `${WATCHERS} with a token`,
-      String(mine.length),
-      fixed(median(mine.map((run) => run.chat.latencyMs.p50)), 1),
-      fixed(p99, 1),
-      list(mine.map((run) => run.chat.latencyMs.p99)),
-      fixed(cpu),
-      list(mine.map((run) => cpuPerDelivery(run.chat)), 2),
-      Math.round(median(mine.map((run) => run.chat.deliveriesPerSecond))).toLocaleString('en-US'),
-      mine.map((run) => integrityOf(run.chat)).join(', '),
-    ];
+  return printPair(runs, {
+    contenders: ['plain', 'tokens'],
+    what: 'watchers',
+    labelOf: (contender) => (contender === 'plain' ? `${WATCHERS} without a token` : `${WATCHERS} with a token`),
+    intro: `${W2_RUNS} beside ${WATCHERS} reading clients, a fresh chatd per run, watchers with and without a token alternating`,
+    ratioName: 'tokens / plain',
+    cpuName: 'server CPU per W2 delivery',
   });
-  const plain = medians.get('plain');
-  const tokens = medians.get('tokens');
-  const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined ? '—' : `${fixed(b / a, 3)} ×`);
-  return (
-    `W2 (${CLIENTS} clients, ${SENDERS} × ${RATE}/s, ${DURATION_S} s) beside ${WATCHERS} reading clients, a fresh chatd per run, watchers with and without a token alternating; medians\n\n` +
-    table(header, rows) +
-    `\ntokens / plain: p99 ${ratio(plain?.p99, tokens?.p99)}, server CPU per W2 delivery ${ratio(plain?.cpu, tokens?.cpu)}\n`
-  );
 }
 
 // ---------------------------------------------------------------------------------------------
