@@ -23,6 +23,12 @@ export interface Delivery {
   send(id: number, text: string): void;
   /** Sends `text` if given, then closes the connection. */
   close(id: number, text: string | null, reason: CloseReason): void;
+  /**
+   * The connection no longer counts in the room (it left, timed out, was kicked or lost): after
+   * the ops already given for it, nothing more is delivered to it. Called once for each
+   * connection the room let in, admitted yet or not; a `close` after it is still delivered.
+   */
+  forget(id: number): void;
 }
 
 /** What the room reports as it happens, for the metrics. Called rarely: never per line. */

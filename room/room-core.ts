@@ -230,6 +230,7 @@ export class RoomCore<Client, Local extends LocalClient<Client> = LocalClient<Cl
   forget(local: Local): void {
     if (this.#byId.get(local.id) !== local) return;
     this.#byId.delete(local.id);
+    this.#delivery.forget(local.id);
     this.#byClient.delete(local.client);
     this.#idle.remove(local.id);
     this.#limits.release(local.ip);

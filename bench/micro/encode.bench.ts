@@ -6,7 +6,7 @@ import { encodeChat } from '../../protocol/index.ts';
 import { encodeText } from '../../server/bytes.ts';
 import { Dispatcher, type DeliveryTarget } from '../../server/dispatcher.ts';
 import { NOBODY } from '../../room/delivery.ts';
-import { type DeliveryOp } from '../../server/messages.ts';
+import { MAX_WORKERS, type DeliveryOp } from '../../server/messages.ts';
 import { addBatched, consume, createBench, runAndReport, type OperationSize } from './harness.ts';
 
 const ADDR = '127.0.0.1:52814';
@@ -49,7 +49,14 @@ addBatched(bench, `encodeChat + encodeText (TextEncoder), ${TEXT_BYTES} B text`,
  * setImmediate; prepare first yields one turn so those (now empty) flushes run instead of piling up.
  */
 function addFlushTask(broadcasts: number, except: number, calls: number): void {
-  const dispatchers = Array.from({ length: calls }, () => new Dispatcher(target));
+  const dispatchers = Array.from({ length: calls }, () => {
+    const dispatcher = new Dispatcher(target);
+    // A client online on each worker: a broadcast goes only where someone is.
+    dispatcher.admit(MAX_WORKERS);
+    dispatcher.admit(MAX_WORKERS + 1);
+    dispatcher.flush();
+    return dispatcher;
+  });
   const who = except === NOBODY ? 'to everyone' : 'each except its sender';
   const name = `Dispatcher.flush, ${broadcasts} broadcast(s) ${who}, 2 workers`;
   addBatched(bench, name, {

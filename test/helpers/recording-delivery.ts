@@ -23,6 +23,11 @@ export class RecordingDelivery implements Delivery {
   close(id: number, text: string | null, reason: CloseReason): void {
     this.ops.push(['close', id, text, reason]);
   }
+  /** The ids the room forgot, in order: kept apart from `ops`, which are what a client receives. */
+  forgotten: number[] = [];
+  forget(id: number): void {
+    this.forgotten.push(id);
+  }
   /** What was recorded since the last take. */
   take(): Op[] {
     const ops = this.ops;

@@ -40,6 +40,17 @@ describe('SingleNodeRoom', () => {
     ]);
   });
 
+  it('tells the delivery when it forgets a client, however it went: a quit, a drop, a time-out', () => {
+    room.handle({ kind: 'connect', id: 3, addr: '127.0.0.1:1003', ip: '127.0.0.1' }, 0); // refused: full, never in
+    room.handle({ kind: 'command', id: BOB, command: { type: 'quit' } }, 1);
+    expect(delivery.forgotten).toEqual([BOB]);
+    room.handle({ kind: 'connect', id: 4, addr: '127.0.0.1:1004', ip: '127.0.0.1' }, 1);
+    room.handle({ kind: 'disconnect', id: 4, reason: CloseReason.ClientClosed }, 2);
+    expect(room.expireIdle(61_000)).toBeUndefined();
+    expect(delivery.forgotten).toEqual([BOB, 4, ALICE]);
+    expect(room.online).toBe(0);
+  });
+
   it('refuses a client past maxClients without a login for anyone', () => {
     room.handle({ kind: 'connect', id: 3, addr: '127.0.0.1:1003', ip: '127.0.0.1' }, 0);
     expect(delivery.take()).toEqual([
