@@ -176,6 +176,10 @@ describe.runIf(available)('the web client in Chromium', () => {
       await input.fill('/rename dave');
       await input.press('Enter');
       await tcp.expectLine(`[${webAddr}]${webAddr}:renamed to dave`);
+      // Its own `@N rename ok` too, before the cut: cut while that line is on its way, the page
+      // rightly resumes from before it and is shown its rename as caught up (the test once raced so).
+      const live = page.locator('#log .entry:not([data-caught-up])');
+      await expect.poll(() => live.allInnerTexts()).toEqual(expect.arrayContaining([expect.stringContaining('You are now dave')]));
 
       // The network drops the page; meanwhile carol says two lines it must not miss.
       proxy.cutAndHold();
