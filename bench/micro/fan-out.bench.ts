@@ -1,5 +1,5 @@
-// The worker's side of one broadcast: append it to the fan-out batch and log it, let every
-// admitted Connection take its range (`catchUp`), then seal the batch and write it once per socket
+// The worker's side of one broadcast: append it to the fan-out batch's shared stream, queue its
+// range on every admitted Connection, then seal the batch and write it once per socket
 // (server/chat-worker.ts `deliver` + the full flush). Without sockets this step is a loop over an
 // array, so it runs on real loopback TCP; the socket pairs are opened once, before any timing,
 // and the clients read and discard in untimed time between samples.
@@ -72,8 +72,11 @@ const hooks: ConnectionHooks = {
 
 /** ChatWorker `deliver`, case 'broadcast', then the full flush (`#writeAll`): the timed step. */
 function deliverBroadcast(connections: ReadonlyMap<number, Connection>, bytes: Uint8Array, except: number): void {
-  batch.appendBroadcast(bytes, null, except, 1);
-  for (const connection of connections.values()) connection.catchUp();
+  const start = batch.sharedEnd;
+  batch.appendShared(bytes);
+  for (const connection of connections.values()) {
+    if (connection.isAdmitted && connection.id !== except) connection.queueShared(start, batch.sharedEnd);
+  }
   const written = dirty;
   dirty = [];
   const sealed = batch.seal();
