@@ -69,10 +69,8 @@ export class ChatWorker {
           this.#urgent.push(connection);
           this.#flushPolicy.urgentQueued();
         } else {
-          // It caught up with broadcasts (Connection `catchUp`): the full flush that writes them
-          // was asked for when they came (`deliver`); asking again here, in the middle of that
-          // flush, would schedule an empty one and upset the pace.
           this.#dirty.push(connection);
+          this.#flushPolicy.queued();
         }
       },
       onClosed: (connection) => {
@@ -121,20 +119,39 @@ export class ChatWorker {
         case 'position': {
           const connection = connections.get(op.id);
           if (connection === undefined || connection.isPositioned) break;
-          // What it was owed so far, in the plain form: the positioned stream may not hold it.
-          connection.catchUp();
           connection.isPositioned = true;
           this.#positionedConnections++;
           break;
         }
-        case 'broadcast':
-          // Encoded once by the primary and logged once: each connection takes it from the batch
-          // when it next writes (Connection `catchUp`). Those that asked for positions read every
-          // broadcast from the positioned stream, the form with positions where it has one, so
-          // that their ranges stay adjacent as the others' do.
-          this.#batch.appendBroadcast(op.bytes, this.#positionedConnections === 0 ? null : (op.positioned ?? op.bytes), op.except, op.messages);
-          this.#flushPolicy.queued();
+        case 'broadcast': {
+          // Encoded once by the primary; every recipient gets the same range of the batch. Those
+          // that asked for positions read every broadcast from the positioned stream, the form
+          // with positions where it has one, so that their ranges stay adjacent as the others' do.
+          const start = this.#batch.sharedEnd;
+          this.#batch.appendShared(op.bytes);
+          const end = this.#batch.sharedEnd;
+          let recipients = 0;
+          if (this.#positionedConnections === 0) {
+            for (const connection of connections.values()) {
+              if (connection.isAdmitted && connection.id !== op.except) {
+                connection.queueShared(start, end);
+                recipients++;
+              }
+            }
+          } else {
+            const positionedStart = this.#batch.positionedEnd;
+            this.#batch.appendPositioned(op.positioned ?? op.bytes);
+            const positionedEnd = this.#batch.positionedEnd;
+            for (const connection of connections.values()) {
+              if (!connection.isAdmitted || connection.id === op.except) continue;
+              if (connection.isPositioned) connection.queueShared(positionedStart, positionedEnd);
+              else connection.queueShared(start, end);
+              recipients++;
+            }
+          }
+          this.#counters.deliveries += recipients * op.messages;
           break;
+        }
         case 'send': {
           const connection = connections.get(op.id);
           if (connection === undefined) break;
@@ -252,8 +269,6 @@ export class ChatWorker {
    */
   #writeAll(): void {
     const started = this.#clock.now();
-    // Everyone online takes the batch's broadcasts before it is sealed: once per flush, not per broadcast.
-    if (this.#batch.broadcasts.length > 0) for (const connection of this.#connections.values()) connection.catchUp();
     const batch = this.#dirty;
     this.#dirty = [];
     const sealed = this.#batch.seal();

@@ -33,7 +33,7 @@ type LineEvent = Extract<ClientEvent, { kind: 'command' | 'framing-error' }>;
 const CLOSE_GRACE_MS = 2000;
 
 /** Where the counts go when nobody reads them (a Connection made outside a worker, as the micro-benchmarks do). */
-const UNREAD_COUNTERS: TrafficCounters = { linesIn: 0, deliveries: 0, bytesIn: 0, bytesOut: 0 };
+const UNREAD_COUNTERS: TrafficCounters = { linesIn: 0, bytesIn: 0, bytesOut: 0 };
 
 export interface ConnectionHooks {
   /** Called with every event of this connection, in order. */
@@ -83,12 +83,6 @@ export class Connection implements LineHandler {
   #graceTimer: NodeJS.Timeout | undefined;
   /** Whether the primary has been told this connection is gone. */
   #isReported = false;
-  /**
-   * How many of the batch's broadcasts (FanOutBatch `broadcasts`) have been queued for it, in
-   * the log's generation `#cursorGeneration`; of an earlier generation, all of that one were.
-   */
-  #cursor = 0;
-  #cursorGeneration = 0;
 
   constructor(
     id: number,
@@ -173,36 +167,8 @@ export class Connection implements LineHandler {
    * closing stays out (docs/ARCHITECTURE.md §3.4); a client that only half-closed is admitted.
    */
   admit(): void {
-    if (this.#isClosing || this.#isAdmitted) return;
-    this.#isAdmitted = true;
-    // Broadcasts decided before its admit are not for it (docs/ARCHITECTURE.md §3.4).
-    const log = this.#batch.broadcasts;
-    this.#cursor = log.length;
-    this.#cursorGeneration = log.generation;
+    if (!this.#isClosing) this.#isAdmitted = true;
   }
-
-  /**
-   * Queues the broadcasts logged since it last caught up (server/broadcast-log.ts): before
-   * anything else is queued for it or it ends, so that its bytes stay in the global order, and
-   * before every full flush (ChatWorker `#writeAll`).
-   */
-  catchUp(): void {
-    if (!this.#isAdmitted) return;
-    const log = this.#batch.broadcasts;
-    const from = this.#cursorGeneration === log.generation ? this.#cursor : 0;
-    this.#cursorGeneration = log.generation;
-    if (from === log.length) {
-      this.#cursor = from;
-      return;
-    }
-    this.#cursor = log.catchUp(from, this.id, this.isPositioned, this.#takeBroadcasts);
-  }
-
-  readonly #takeBroadcasts = (start: number, end: number, messages: number): boolean => {
-    if (!this.#offer(start, end)) return false;
-    this.#counters.deliveries += messages;
-    return true;
-  };
 
   // LineHandler: called by the reader, in stream order.
   onLine(line: Buffer): void {
@@ -226,7 +192,6 @@ export class Connection implements LineHandler {
 
   /** Queues a line for this client alone (copied into the batch's one-client stream at the full flush). */
   queue(bytes: Uint8Array): void {
-    this.catchUp();
     const start = this.#batch.privateEnd;
     // The range is offered before its bytes are appended: a line the queue refuses is never copied.
     if (!this.#offer(start, start + bytes.byteLength)) return;
@@ -240,12 +205,8 @@ export class Connection implements LineHandler {
     this.#hooks.onOutput(this, true);
   }
 
-  /**
-   * Queues [start, end) of the batch's shared stream (FanOutBatch appendShared), after the
-   * broadcasts logged before it: for a line to everyone that is no broadcast (the shutdown notice).
-   */
+  /** Queues the broadcast at [start, end) of the batch's shared stream (FanOutBatch appendShared). */
   queueShared(start: number, end: number): void {
-    this.catchUp();
     this.#offer(start, end);
   }
 
@@ -272,7 +233,6 @@ export class Connection implements LineHandler {
    */
   flush(source: RangeSource): void {
     this.#isUrgent = false;
-    this.catchUp();
     this.#output.write(source);
     if (this.#isEndRequested && !this.#isTransportEnded) this.#endTransport();
   }
@@ -283,7 +243,6 @@ export class Connection implements LineHandler {
    * in time.
    */
   end(): void {
-    this.catchUp();
     this.#isAdmitted = false;
     this.#isClosing = true;
     this.#flood?.stop();

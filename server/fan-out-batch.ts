@@ -5,10 +5,7 @@
 // merge into one slice per flush. A connection keeps only
 // positions into them (server/output-queue.ts), so queueing a broadcast for a client is two number
 // compares, and at the full flush it is written as one slice of one shared buffer: zero copies per
-// recipient. The broadcasts themselves are logged (server/broadcast-log.ts), and each connection
-// takes them from there. Runs in the worker threads only.
-
-import { BroadcastLog } from './broadcast-log.ts';
+// recipient. Runs in the worker threads only.
 
 /**
  * Positions at or past POSITIONED_BASE are in the positioned stream, at or past PRIVATE_BASE in
@@ -79,8 +76,6 @@ export class FanOutBatch implements RangeSource {
   readonly #shared = new Stream();
   readonly #positioned = new Stream();
   readonly #private = new Stream();
-  /** The broadcasts of this batch, in order: what a connection catches up from. */
-  readonly broadcasts = new BroadcastLog();
 
   /** Where the next broadcast starts. */
   get sharedEnd(): number {
@@ -107,22 +102,6 @@ export class FanOutBatch implements RangeSource {
     this.#positioned.append(bytes);
   }
 
-  /**
-   * Appends a broadcast and logs it for the connections to catch up: `positioned` is its form
-   * for the clients that asked for positions, or null to leave that stream out (nobody asked).
-   */
-  appendBroadcast(bytes: Uint8Array, positioned: Uint8Array | null, except: number, messages: number): void {
-    const shared = [this.sharedEnd, this.sharedEnd + bytes.byteLength] as const;
-    this.#shared.append(bytes);
-    if (positioned === null) {
-      this.broadcasts.append(shared, null, except, messages);
-      return;
-    }
-    const start = this.positionedEnd;
-    this.#positioned.append(positioned);
-    this.broadcasts.append(shared, [start, this.positionedEnd], except, messages);
-  }
-
   /** Appends a line for one client; its range is [privateEnd before, privateEnd after). */
   appendPrivate(bytes: Uint8Array): void {
     this.#private.append(bytes);
@@ -138,11 +117,10 @@ export class FanOutBatch implements RangeSource {
   /**
    * Ends the batch for a full flush: joins each stream into one Buffer (one copy) and returns
    * them, so the ranges handed out so far are read from there; this batch starts the next one,
-   * empty, at position 0. Every connection must have caught up with `broadcasts` before. The sealed buffers are never modified: sockets keep slices of them
+   * empty, at position 0. The sealed buffers are never modified: sockets keep slices of them
    * until the kernel has taken the bytes.
    */
   seal(): SealedBatch {
-    this.broadcasts.clear();
     return new SealedBatch(this.#shared.seal(), this.#positioned.seal(), this.#private.seal());
   }
 }

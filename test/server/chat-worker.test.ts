@@ -7,7 +7,7 @@ import { CloseReason } from '../../room/close-reason.ts';
 import { NOBODY } from '../../room/delivery.ts';
 import type { Log } from '../../room/log.ts';
 import { ChatWorker } from '../../server/chat-worker.ts';
-import { STORM_MAX_DEFER_MS, STORM_QUIET_MS } from '../../server/flush-policy.ts';
+import { STORM_QUIET_MS } from '../../server/flush-policy.ts';
 import type { DeliveryOp, WorkerMessage, WorkerSettings } from '../../server/messages.ts';
 import { FakeTransport, FakeWorkerClock } from './worker-fakes.ts';
 
@@ -134,20 +134,6 @@ describe('ChatWorker', () => {
     expect(bob.transport.text).toBe('@1 hi\r\nlogin\r\n@2 there\r\n');
   });
 
-  it('writes a client that asks for positions within a batch what came before in the plain form, the rest with positions', () => {
-    const { worker, clock, accept } = startWorker();
-    const bob = accept();
-    clock.advance(STORM_QUIET_MS);
-    worker.deliver([{ kind: 'admit', id: bob.id }]);
-    worker.deliver([
-      { kind: 'broadcast', bytes: bytes('hi\r\n'), positioned: bytes('@1 hi\r\n'), messages: 1, except: NOBODY },
-      { kind: 'position', id: bob.id },
-      { kind: 'broadcast', bytes: bytes('there\r\n'), positioned: bytes('@2 there\r\n'), messages: 1, except: NOBODY },
-    ]);
-    clock.runImmediates();
-    expect(bob.transport.text).toBe('hi\r\n@2 there\r\n');
-  });
-
   it('does not write a broadcast decided before a client was admitted', () => {
     const { worker, clock, accept, broadcast } = startWorker();
     const alice = accept();
@@ -234,14 +220,11 @@ describe('ChatWorker', () => {
     const alice = accept();
     alice.transport.keepsWrites = true;
     worker.deliver([{ kind: 'admit', id: alice.id }, broadcast('one two\r\n')]);
-    // Broadcasts are queued for each client at the full flush, deferred while the accept is recent.
-    clock.advance(STORM_MAX_DEFER_MS);
-    expect(alice.transport.text).toBe('one two\r\n');
+    clock.runImmediates();
     worker.deliver([broadcast('three\r\n')]);
     clock.runImmediates();
     expect(alice.transport.isDestroyed).toBe(true);
     expect(logged).toEqual(['warn slow consumer']);
-    clock.runImmediates(); // the cut was found in the flush: the primary hears of it the turn after
     const events = posted.flatMap((message) => (message.type === 'events' ? message.events : []));
     expect(events.at(-1)).toEqual({ kind: 'disconnect', id: alice.id, reason: CloseReason.SlowConsumer });
   });
