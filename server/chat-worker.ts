@@ -6,6 +6,7 @@
 import { formatAddress } from '../protocol/index.ts';
 import type { ResumeRequest } from '../room/client-event.ts';
 import { CloseReason } from '../room/close-reason.ts';
+import { NOBODY } from '../room/delivery.ts';
 import type { Log } from '../room/log.ts';
 import { Connection, type ConnectionHooks } from './connection.ts';
 import { FanOutBatch } from './fan-out-batch.ts';
@@ -107,7 +108,12 @@ export class ChatWorker {
     );
   }
 
-  /** Carries out one 'deliver' message, op by op in the order given (docs/ARCHITECTURE.md §2 rule 7). */
+  /**
+   * Carries out one 'deliver' message, op by op in the order given (docs/ARCHITECTURE.md §2 rule
+   * 7). Broadcasts to everyone are gathered, and every connection takes them at once at the end
+   * (`#settle`), or before a line of its own or its end: one loop over the connections per
+   * message, not per broadcast (server/gathered-broadcasts.ts).
+   */
   deliver(ops: readonly DeliveryOp[]): void {
     const started = this.#clock.now();
     const connections = this.#connections;
@@ -119,39 +125,17 @@ export class ChatWorker {
         case 'position': {
           const connection = connections.get(op.id);
           if (connection === undefined || connection.isPositioned) break;
+          // What it is owed so far, in the plain form: the positioned stream does not hold it.
+          this.#settle();
           connection.isPositioned = true;
           this.#positionedConnections++;
           break;
         }
-        case 'broadcast': {
-          // Encoded once by the primary; every recipient gets the same range of the batch. Those
-          // that asked for positions read every broadcast from the positioned stream, the form
-          // with positions where it has one, so that their ranges stay adjacent as the others' do.
-          const start = this.#batch.sharedEnd;
-          this.#batch.appendShared(op.bytes);
-          const end = this.#batch.sharedEnd;
-          let recipients = 0;
-          if (this.#positionedConnections === 0) {
-            for (const connection of connections.values()) {
-              if (connection.isAdmitted && connection.id !== op.except) {
-                connection.queueShared(start, end);
-                recipients++;
-              }
-            }
-          } else {
-            const positionedStart = this.#batch.positionedEnd;
-            this.#batch.appendPositioned(op.positioned ?? op.bytes);
-            const positionedEnd = this.#batch.positionedEnd;
-            for (const connection of connections.values()) {
-              if (!connection.isAdmitted || connection.id === op.except) continue;
-              if (connection.isPositioned) connection.queueShared(positionedStart, positionedEnd);
-              else connection.queueShared(start, end);
-              recipients++;
-            }
-          }
-          this.#counters.deliveries += recipients * op.messages;
+        case 'broadcast':
+          // Encoded once by the primary; every recipient gets the same range of the batch.
+          if (op.except === NOBODY && this.#positionedConnections === 0) this.#batch.gatherShared(op.bytes, op.messages);
+          else this.#broadcastNow(op);
           break;
-        }
         case 'send': {
           const connection = connections.get(op.id);
           if (connection === undefined) break;
@@ -171,7 +155,48 @@ export class ChatWorker {
         }
       }
     }
+    this.#settle();
     this.#deliverSeconds += (this.#clock.now() - started) / 1000;
+  }
+
+  /** Every connection takes the broadcasts gathered: in this turn, as if each had been queued as it came. */
+  #settle(): void {
+    if (this.#batch.gathered.length === 0) return;
+    for (const connection of this.#connections.values()) connection.catchUp();
+    this.#batch.gathered.clear();
+  }
+
+  /**
+   * A broadcast that is not gathered, queued to each recipient now, after what was gathered: one
+   * that skips a client, or any while someone on the worker asked for positions. Those read
+   * every broadcast from the positioned stream, the form with positions where it has one, so
+   * that their ranges stay adjacent as the others' do.
+   */
+  #broadcastNow(op: Extract<DeliveryOp, { kind: 'broadcast' }>): void {
+    this.#settle();
+    const start = this.#batch.sharedEnd;
+    this.#batch.appendShared(op.bytes);
+    const end = this.#batch.sharedEnd;
+    let recipients = 0;
+    if (this.#positionedConnections === 0) {
+      for (const connection of this.#connections.values()) {
+        if (connection.isAdmitted && connection.id !== op.except) {
+          connection.queueShared(start, end);
+          recipients++;
+        }
+      }
+    } else {
+      const positionedStart = this.#batch.positionedEnd;
+      this.#batch.appendPositioned(op.positioned ?? op.bytes);
+      const positionedEnd = this.#batch.positionedEnd;
+      for (const connection of this.#connections.values()) {
+        if (!connection.isAdmitted || connection.id === op.except) continue;
+        if (connection.isPositioned) connection.queueShared(positionedStart, positionedEnd);
+        else connection.queueShared(start, end);
+        recipients++;
+      }
+    }
+    this.#counters.deliveries += recipients * op.messages;
   }
 
   /**
@@ -269,6 +294,8 @@ export class ChatWorker {
    */
   #writeAll(): void {
     const started = this.#clock.now();
+    this.#settle(); // nothing is gathered past a 'deliver' message unless carrying one out threw
+
     const batch = this.#dirty;
     this.#dirty = [];
     const sealed = this.#batch.seal();

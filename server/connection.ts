@@ -7,6 +7,7 @@ import { decodeLine, encodeError, flooding, lineTooLong, LineReader, rateLimited
 import { encodeText } from './bytes.ts';
 import { CloseReason } from '../room/close-reason.ts';
 import type { FanOutBatch, RangeSource } from './fan-out-batch.ts';
+import type { GatherCursor } from './gathered-broadcasts.ts';
 import { FloodControl, floodLimits, MAX_BACKLOG_LINES } from './flood-control.ts';
 import type { ClientEvent } from './messages.ts';
 import type { TrafficCounters } from './metrics.ts';
@@ -33,7 +34,7 @@ type LineEvent = Extract<ClientEvent, { kind: 'command' | 'framing-error' }>;
 const CLOSE_GRACE_MS = 2000;
 
 /** Where the counts go when nobody reads them (a Connection made outside a worker, as the micro-benchmarks do). */
-const UNREAD_COUNTERS: TrafficCounters = { linesIn: 0, bytesIn: 0, bytesOut: 0 };
+const UNREAD_COUNTERS: TrafficCounters = { linesIn: 0, deliveries: 0, bytesIn: 0, bytesOut: 0 };
 
 export interface ConnectionHooks {
   /** Called with every event of this connection, in order. */
@@ -83,6 +84,8 @@ export class Connection implements LineHandler {
   #graceTimer: NodeJS.Timeout | undefined;
   /** Whether the primary has been told this connection is gone. */
   #isReported = false;
+  /** Which of the batch's gathered broadcasts it has, or was admitted after (server/gathered-broadcasts.ts). */
+  readonly #gatherCursor: GatherCursor = { epoch: -1, index: 0 };
 
   constructor(
     id: number,
@@ -167,8 +170,25 @@ export class Connection implements LineHandler {
    * closing stays out (docs/ARCHITECTURE.md §3.4); a client that only half-closed is admitted.
    */
   admit(): void {
-    if (!this.#isClosing) this.#isAdmitted = true;
+    if (this.#isClosing || this.#isAdmitted) return;
+    this.#isAdmitted = true;
+    // Broadcasts gathered before its admit were decided before it was online (docs/ARCHITECTURE.md §3.4).
+    this.#batch.gathered.cursorNow(this.#gatherCursor);
   }
+
+  /**
+   * Queues the broadcasts gathered since it last caught up: before anything else is queued for
+   * it or it ends, so that its bytes keep the global order, and when the worker settles.
+   */
+  catchUp(): void {
+    const gathered = this.#batch.gathered;
+    // fast path: nothing gathered, as outside a 'deliver' message.
+    if (gathered.length === 0 || !this.#isAdmitted) return;
+    this.#counters.deliveries += gathered.catchUp(this.#gatherCursor, this.#fits, this.#take);
+  }
+
+  readonly #fits = (bytes: number): boolean => this.#output.fits(bytes);
+  readonly #take = (start: number, end: number): boolean => this.#offer(start, end);
 
   // LineHandler: called by the reader, in stream order.
   onLine(line: Buffer): void {
@@ -192,6 +212,7 @@ export class Connection implements LineHandler {
 
   /** Queues a line for this client alone (copied into the batch's one-client stream at the full flush). */
   queue(bytes: Uint8Array): void {
+    this.catchUp();
     const start = this.#batch.privateEnd;
     // The range is offered before its bytes are appended: a line the queue refuses is never copied.
     if (!this.#offer(start, start + bytes.byteLength)) return;
@@ -207,6 +228,7 @@ export class Connection implements LineHandler {
 
   /** Queues the broadcast at [start, end) of the batch's shared stream (FanOutBatch appendShared). */
   queueShared(start: number, end: number): void {
+    this.catchUp();
     this.#offer(start, end);
   }
 
@@ -243,6 +265,7 @@ export class Connection implements LineHandler {
    * in time.
    */
   end(): void {
+    this.catchUp();
     this.#isAdmitted = false;
     this.#isClosing = true;
     this.#flood?.stop();

@@ -7,6 +7,8 @@
 // compares, and at the full flush it is written as one slice of one shared buffer: zero copies per
 // recipient. Runs in the worker threads only.
 
+import { GatheredBroadcasts } from './gathered-broadcasts.ts';
+
 /**
  * Positions at or past POSITIONED_BASE are in the positioned stream, at or past PRIVATE_BASE in
  * the one-client stream: a range never spans two streams, so a position is a plain number and
@@ -76,6 +78,8 @@ export class FanOutBatch implements RangeSource {
   readonly #shared = new Stream();
   readonly #positioned = new Stream();
   readonly #private = new Stream();
+  /** The broadcasts to everyone of the 'deliver' message being carried out, not yet queued for each connection. */
+  readonly gathered = new GatheredBroadcasts();
 
   /** Where the next broadcast starts. */
   get sharedEnd(): number {
@@ -95,6 +99,13 @@ export class FanOutBatch implements RangeSource {
   /** Appends a broadcast; its range is [sharedEnd before, sharedEnd after). Not copied yet. */
   appendShared(bytes: Uint8Array): void {
     this.#shared.append(bytes);
+  }
+
+  /** Appends a broadcast to everyone and gathers it: each connection takes it at its next `catchUp`. */
+  gatherShared(bytes: Uint8Array, messages: number): void {
+    const start = this.#shared.bytes;
+    this.#shared.append(bytes);
+    this.gathered.add(start, this.#shared.bytes, messages);
   }
 
   /** Appends a broadcast's positioned form; its range is [positionedEnd before, positionedEnd after). */
@@ -117,7 +128,8 @@ export class FanOutBatch implements RangeSource {
   /**
    * Ends the batch for a full flush: joins each stream into one Buffer (one copy) and returns
    * them, so the ranges handed out so far are read from there; this batch starts the next one,
-   * empty, at position 0. The sealed buffers are never modified: sockets keep slices of them
+   * empty, at position 0. Every connection must have caught up with `gathered` first (ChatWorker
+   * settles before it seals). The sealed buffers are never modified: sockets keep slices of them
    * until the kernel has taken the bytes.
    */
   seal(): SealedBatch {

@@ -43,7 +43,7 @@ export function createWorkerCounters(): WorkerCounters {
 }
 
 /** The counters one Connection bumps itself. */
-export type TrafficCounters = Pick<WorkerCounters, 'linesIn' | 'bytesIn' | 'bytesOut'>;
+export type TrafficCounters = Pick<WorkerCounters, 'linesIn' | 'deliveries' | 'bytesIn' | 'bytesOut'>;
 
 /**
  * Upper bounds (seconds) of the fan-out histogram: from an idle worker's few microseconds to a

@@ -71,6 +71,11 @@ export class OutputQueue {
     this.#isClosed = true;
   }
 
+  /** Whether `bytes` more would be queued on the rule's fast path, without writing ahead (step 1 below). */
+  fits(bytes: number): boolean {
+    return this.#queuedBytes + this.#unsentAtWrite + bytes <= this.#maxPendingBytes;
+  }
+
   /**
    * Queues [start, end) of the batch if the slow-consumer rule (PROTOCOL.md §6.2) lets it:
    * 1. Within maxPendingBytes, counting what is queued and what the transport held at the last

@@ -1,6 +1,6 @@
-// The worker's side of one broadcast: append it to the fan-out batch's shared stream, queue its
-// range on every admitted Connection, then seal the batch and write it once per socket
-// (server/chat-worker.ts `deliver` + the full flush). Without sockets this step is a loop over an
+// The worker's side of one broadcast: append it to the fan-out batch's shared stream and gather
+// it, queue its range on every admitted Connection as it catches up, then seal the batch and
+// write it once per socket (server/chat-worker.ts `deliver` + the full flush). Without sockets this step is a loop over an
 // array, so it runs on real loopback TCP; the socket pairs are opened once, before any timing,
 // and the clients read and discard in untimed time between samples.
 
@@ -10,7 +10,6 @@ import { DEFAULT_MAX_LINE_BYTES, encodeChat } from '../../protocol/index.ts';
 import { encodeText } from '../../server/bytes.ts';
 import { NUMBER_OPTIONS } from '../../server/config.ts';
 import { Connection, type ConnectionHooks } from '../../server/connection.ts';
-import { NOBODY } from '../../room/delivery.ts';
 import { MAX_WORKERS } from '../../server/messages.ts';
 import { FanOutBatch } from '../../server/fan-out-batch.ts';
 import { TcpTransport } from '../../server/tcp-transport.ts';
@@ -70,13 +69,15 @@ const hooks: ConnectionHooks = {
   },
 };
 
-/** ChatWorker `deliver`, case 'broadcast', then the full flush (`#writeAll`): the timed step. */
-function deliverBroadcast(connections: ReadonlyMap<number, Connection>, bytes: Uint8Array, except: number): void {
-  const start = batch.sharedEnd;
-  batch.appendShared(bytes);
-  for (const connection of connections.values()) {
-    if (connection.isAdmitted && connection.id !== except) connection.queueShared(start, batch.sharedEnd);
-  }
+/**
+ * ChatWorker `deliver` of a message with one broadcast to everyone, then the full flush
+ * (`#writeAll`): the timed step. The broadcast is gathered, and every connection catches up
+ * (`#settle`).
+ */
+function deliverBroadcast(connections: ReadonlyMap<number, Connection>, bytes: Uint8Array): void {
+  batch.gatherShared(bytes, 1);
+  for (const connection of connections.values()) connection.catchUp();
+  batch.gathered.clear();
   const written = dirty;
   dirty = [];
   const sealed = batch.seal();
@@ -142,7 +143,7 @@ for (const count of CLIENT_COUNTS) {
     name,
     () => {
       sentBytes += bytesPerBroadcast.length * room.size;
-      deliverBroadcast(room, bytesPerBroadcast, NOBODY);
+      deliverBroadcast(room, bytesPerBroadcast);
     },
     { async: false, beforeEach: drained },
   );

@@ -167,6 +167,37 @@ describe('ChatWorker', () => {
     expect(carol.transport.text).toBe('alice login\r\nbob login\r\nchat\r\nbye carol\r\n');
   });
 
+  it('cuts a slow consumer at the same broadcast whether a message brings its broadcasts one by one or several at once', () => {
+    const { worker, clock, accept, broadcast } = startWorker({ ...SETTINGS, maxPendingBytes: 20 });
+    const alice = accept();
+    alice.transport.keepsWrites = true; // a client that reads nothing
+    clock.advance(STORM_QUIET_MS);
+    // Three lines of 9 bytes against a cap of 20: the first two are queued, the third finds them
+    // written ahead and still in the kernel, so it is not queued and the client is cut. Queued as
+    // one range of 27 bytes, all three would have been let through on an empty queue.
+    worker.deliver([{ kind: 'admit', id: alice.id }, broadcast('one4567\r\n'), broadcast('two4567\r\n'), broadcast('three67\r\n')]);
+    expect(alice.transport.text).toBe('one4567\r\ntwo4567\r\n');
+    expect(alice.transport.isDestroyed).toBe(true);
+  });
+
+  it('counts a delivery for each message each admitted client gets, however the broadcasts of a message are queued', async () => {
+    const { worker, clock, posted, accept, broadcast } = startWorker();
+    const [alice, bob, carol] = [accept(), accept(), accept()];
+    clock.advance(STORM_QUIET_MS);
+    worker.deliver([{ kind: 'admit', id: alice.id }, { kind: 'admit', id: bob.id }]);
+    const twoMessages: DeliveryOp = { kind: 'broadcast', bytes: bytes('b1\r\nb2\r\n'), positioned: null, messages: 2, except: NOBODY };
+    worker.deliver([broadcast('a\r\n'), { kind: 'admit', id: carol.id }, twoMessages, broadcast('c\r\n', bob.id)]);
+    clock.runImmediates();
+    expect(bob.transport.text).toBe('a\r\nb1\r\nb2\r\n');
+    expect(carol.transport.text).toBe('b1\r\nb2\r\nc\r\n');
+    worker.answerMetrics(1);
+    await expect.poll(() => posted.find((message) => message.type === 'metrics')).toBeDefined();
+    const answer = posted.find((message) => message.type === 'metrics');
+    const deliveries = answer?.type === 'metrics' ? answer.metrics.find((metric) => metric.name === 'chatd_deliveries_total') : undefined;
+    // a: alice and bob; b1 b2: all three; c: alice and carol.
+    expect(deliveries?.values[0]?.value).toBe(2 + 3 * 2 + 2);
+  });
+
   it('greets a newcomer at once during a connection storm, while broadcasts wait for the storm to pause', () => {
     const { worker, clock, accept, broadcast } = startWorker();
     const alice = accept();
