@@ -91,7 +91,7 @@ export class OutputQueue {
     if (this.#isClosed || !this.#transport.isWritable) return Offer.Refused;
     const bytes = end - start;
     // fast path: within the cap even if the kernel has taken nothing since the last write.
-    if (this.#queuedBytes + this.#unsentAtWrite + bytes > this.#maxPendingBytes && !this.#makeRoom(bytes, source)) {
+    if (!this.fits(bytes) && !this.#makeRoom(bytes, source)) {
       return Offer.SlowConsumer;
     }
     this.#queuedBytes += bytes;
