@@ -113,7 +113,14 @@ describe('chatd slow consumers under heavy chat (--rate-limit 0 --max-per-ip 0)'
   const CHATTERS = 4;
   const LINES_EACH = 1500;
   const LINE_BYTES = 2000;
-  /** Lines a chatter may have sent and not yet seen echoed: several chatters fill each turn. */
+  /**
+   * Lines a chatter may have sent that it, alice or bob has not read yet: several chatters fill
+   * each turn, and no reading client can be more than CHATTERS × WINDOW lines (512 KB) behind, so
+   * only the one that never reads can pass --max-pending. Bounded by the chatter's own echoes
+   * alone, a reader the test process served later than the chatters (its lines are checked
+   * whole) was now and then rightly cut as a slow consumer on a loaded machine (1 run in 8
+   * beside two busy loops).
+   */
   const WINDOW = 64;
   // 4 × 1500 lines of 2000 bytes: 12 MB for each client, past what the kernel buffers for one
   // that does not read and the 1 MiB chatd allows on top.
@@ -121,15 +128,21 @@ describe('chatd slow consumers under heavy chat (--rate-limit 0 --max-per-ip 0)'
 
   const server = useChatd(['--rate-limit', '0', '--max-per-ip', '0']);
 
-  /** Sends `chatter`'s lines, at most WINDOW ahead of its own echoes, until all of them came back. */
+  /** How many of each chatter's lines each reader has read, and each chatter's way to send more. */
+  const readSoFar: number[][] = [];
+  const sendMore: Array<() => void> = [];
+
+  /** Sends `chatter`'s lines, at most WINDOW ahead of what it and every reader have read of them, until all of them came back. */
   async function chat(chatter: ChatClient, index: number): Promise<void> {
     let sent = 0;
     let echoed = 0;
     const sendUpTo = (): void => {
+      const read = Math.min(echoed, ...readSoFar.map((counts) => counts[index]!));
       let batch = '';
-      for (; sent < LINES_EACH && sent < echoed + WINDOW; sent++) batch += `${payload(index, sent)}\n`;
+      for (; sent < LINES_EACH && sent < read + WINDOW; sent++) batch += `${payload(index, sent)}\n`;
       if (batch !== '') void chatter.write(batch);
     };
+    sendMore[index] = sendUpTo;
     sendUpTo();
     while (echoed < LINES_EACH) {
       if ((await chatter.nextLine(15_000)).startsWith(`[${chatter.addr}]`)) {
@@ -142,6 +155,7 @@ describe('chatd slow consumers under heavy chat (--rate-limit 0 --max-per-ip 0)'
   /** Reads until every chatter's lines came, each chatter's in order; returns the other lines. */
   async function readAll(client: ChatClient, chatters: readonly ChatClient[]): Promise<string[]> {
     const next = chatters.map(() => 0);
+    readSoFar.push(next);
     const others: string[] = [];
     for (let left = CHATTERS * LINES_EACH; left > 0; ) {
       const line = await client.nextLine(15_000);
@@ -153,6 +167,7 @@ describe('chatd slow consumers under heavy chat (--rate-limit 0 --max-per-ip 0)'
       const expected = lineFrom(chatters[from]!, payload(from, next[from]!));
       if (line !== expected) expect(line, `${client.label}: line ${next[from]} of chatter ${from}`).toBe(expected);
       next[from]!++;
+      sendMore[from]?.();
       left--;
     }
     return others;
